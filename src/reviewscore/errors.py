@@ -1,0 +1,31 @@
+"""Errors a user can act on. The CLI prints their message and exits non-zero, no traceback."""
+
+from __future__ import annotations
+
+
+class ReviewscoreError(Exception):
+    """Base class: anything raised as this is a user-facing problem, not a bug."""
+
+    exit_code = 1
+
+
+class DataError(ReviewscoreError):
+    """Bad input data, located as precisely as we can: file, line, column."""
+
+    def __init__(
+        self, source: str, message: str, *, line: int | None = None, column: str | None = None
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        self.detail = message
+        where = source
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column}"
+        super().__init__(f"{where}: {message}")
+
+
+class FolderError(ReviewscoreError):
+    """A run or deploy folder that is missing, incomplete or tampered with."""

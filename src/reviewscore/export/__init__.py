@@ -1,0 +1,1 @@
+"""Export: run folder -> deploy folder (ONNX, tokenizer.json, manifest)."""
