@@ -110,3 +110,15 @@ def test_ignored_labels_are_not_validated(tmp_path):
     path = write(tmp_path / "i.tsv", HEADER + "1\t1\tok\tnot-a-label\n")
     rows = read_reviews(str(path), label_mode=LabelMode.IGNORED)
     assert rows.labels is None and rows.texts == ["ok"]
+
+
+def test_csv_writer_round_trips_awkward_text(tmp_path):
+    from reviewscore.data import write_reviews_csv
+
+    path = write(tmp_path / "w.tsv", HEADER + '1\t1\ttab-free "quoted", text\t3\n2\t1\t \t2\n')
+    rows = read_reviews(str(path))
+    rows.texts[0] = 'has\ttab and\nnewline "q"'
+    write_reviews_csv(tmp_path / "out.csv", rows)
+    back = read_reviews(str(tmp_path / "out.csv"))
+    assert back.texts == rows.texts and back.ids == rows.ids and back.groups == rows.groups
+    np.testing.assert_array_equal(back.labels, rows.labels)

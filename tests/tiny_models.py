@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reviewscore.data.columns import Columns
+from reviewscore.data import Columns, read_reviews, write_reviews_csv
 from reviewscore.labels import LABEL_NAMES
 from reviewscore.run_folder import RunFolder, RunInfo
 
@@ -162,7 +162,9 @@ def make_run(path: Path, arch: str = "bert", *, max_length: int = 48, seed: int 
             stages_completed=1,
         )
     )
-    write_toy_tsv(run.valid_path, 60, seed=seed + 1)
+    toy = write_toy_tsv(Path(path) / "toy_valid.tsv", 60, seed=seed + 1)
+    write_reviews_csv(run.valid_path, read_reviews(str(toy)))
+    toy.unlink()
     return run
 
 

@@ -3,7 +3,7 @@
 RUN/run.json        what the run is: base model, labels, max length, columns, config,
                     stages completed (so a run can resume)
 RUN/model/          model + tokenizer, saved with save_pretrained
-RUN/valid.tsv       the validation rows (PhraseId, Phrase, Sentiment): export's parity
+RUN/valid.csv       the validation rows (id, group, text, label; quoted CSV): export's parity
                     check and benchmarks use the very rows training never saw
 RUN/history.json    per stage and epoch: losses, accuracy, macro-F1, learning rates
 RUN/metrics.json    final validation metrics, confusion matrix included
@@ -50,7 +50,7 @@ class RunFolder:
 
     @property
     def valid_path(self) -> Path:
-        return self.path / "valid.tsv"
+        return self.path / "valid.csv"
 
     @property
     def history_path(self) -> Path:

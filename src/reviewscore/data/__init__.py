@@ -3,6 +3,7 @@
 from reviewscore.data.columns import Columns
 from reviewscore.data.reader import BadLine, LabelMode, ReviewRows, iter_review_chunks, read_reviews
 from reviewscore.data.split import Split, split_train_valid
+from reviewscore.data.writer import write_reviews_csv
 
 __all__ = [
     "BadLine",
@@ -13,4 +14,5 @@ __all__ = [
     "iter_review_chunks",
     "read_reviews",
     "split_train_valid",
+    "write_reviews_csv",
 ]
