@@ -41,7 +41,9 @@ def _open_binary(path: str) -> BinaryIO:
 
 
 def iter_lines(path: str) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without its newline), strictly UTF-8 (BOM allowed)."""
+    """Yield (1-based line number, line with its newline), strictly UTF-8 (BOM allowed).
+
+    The newline is kept so the csv module can rebuild quoted fields that span lines."""
     name = display_name(path)
     handle = _open_binary(path)
     try:
@@ -55,7 +57,7 @@ def iter_lines(path: str) -> Iterator[tuple[int, str]]:
                     f"offset {exc.start + 1} of the line); re-encode the file as UTF-8",
                     line=number,
                 ) from None
-            yield number, text.rstrip("\r\n")
+            yield number, text
     except (EOFError, OSError) as exc:  # truncated or corrupt gzip, I/O failure
         raise DataError(name, f"cannot read the file: {exc}") from None
     finally:

@@ -136,7 +136,7 @@ def iter_review_chunks(
     if first is None:
         raise DataError(name, "the file is empty (expected a header line naming the columns)")
     _, header_line = first
-    sep = delimiter or sniff_delimiter(path, header_line)
+    sep = delimiter or sniff_delimiter(path, header_line.rstrip("\r\n"))
     quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
     line_numbers: list[int] = [1]
 
