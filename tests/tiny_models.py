@@ -63,9 +63,8 @@ def make_tokenizer(padding_side: str = "right"):
     from transformers import PreTrainedTokenizerFast
 
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list("0123456789")
-    vocab = {
-        tok: i for i, tok in enumerate(SPECIALS + WORDS + letters + ["##" + c for c in letters])
-    }
+    tokens = dict.fromkeys(SPECIALS + WORDS + letters + ["##" + c for c in letters])
+    vocab = {tok: i for i, tok in enumerate(tokens)}  # unique tokens, contiguous ids
     backend = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

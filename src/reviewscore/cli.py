@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -24,6 +25,139 @@ def cli() -> None:
 
 
 # --- train commands ---
+
+# Options default to None = "not given": the recipe fills them (see train/config.py), and
+# --resume refuses them (a resumed run keeps the config saved in its run.json).
+_COLUMN_OPTIONS = {"text": "Phrase", "label": "Sentiment", "id": "PhraseId", "group": "SentenceId"}
+
+
+def _data_options(command):
+    """Data, model and column options shared by `train` and `lr-find`."""
+    options = [
+        click.option("--data", help="Labelled TSV/CSV file, plain or gzip."),
+        click.option(
+            "--model",
+            help="minilm (default: all-MiniLM-L6-v2, offline), a saved model folder, or a hub id.",
+        ),
+        click.option("--recipe", type=click.Choice(["ulmfit", "plain"]), help="Default: ulmfit."),
+        click.option("--lr", type=float, help="Peak learning rate of the top group (1e-4)."),
+        click.option("--lr-decay", type=float, help="Each lower group's lr = lr above / this."),
+        click.option("--batch-size", type=int, help="Training batch size (32)."),
+        click.option("--max-length", type=int, help="Tokens kept per phrase (128)."),
+        click.option("--valid-fraction", type=float, help="Share of sentences held out (0.1)."),
+        click.option("--limit-rows", type=int, help="Train on a seeded subset of whole sentences."),
+        click.option("--seed", type=int, help="Seed of split, subset, head and batches (42)."),
+    ]
+    options += [
+        click.option(f"--{name}-column", f"{name}_column", help=f"Column name (default {default}).")
+        for name, default in _COLUMN_OPTIONS.items()
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _train_config(recipe: str | None, options: dict):
+    from reviewscore.train.config import build_config
+
+    columns = {name: options.pop(f"{name}_column") or d for name, d in _COLUMN_OPTIONS.items()}
+    return build_config(recipe or "ulmfit", {**options, "columns": columns})
+
+
+@cli.command("train")
+@_data_options
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
+@click.option("--epochs", type=float, help="Epochs per unfreezing stage, may be fractional (1).")
+@click.option("--unfreeze", help="Groups trained per stage, from the top (ulmfit: 1,2,3,all).")
+@click.option(
+    "--schedule",
+    type=click.Choice(["one-cycle", "slanted", "linear"]),
+    help="Per-stage schedule (ulmfit: one-cycle, plain: linear).",
+)
+@click.option("--weight-decay", type=float, help="AdamW weight decay (0.01).")
+@click.option("--warmup", type=float, help="Linear schedule: warm-up share of steps (0.06).")
+@click.option("--limit-valid-rows", type=int, help="Validate on a subset of whole sentences.")
+@click.option(
+    "--freeze-embeddings/--train-embeddings",
+    default=None,
+    help="Keep the word-embedding matrix fixed (faster on CPU). Default: train it.",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--resume", is_flag=True, help="Continue --out from its last completed stage.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+def train_command(out: Path, device: str, resume: bool, overwrite: bool, **options) -> None:
+    """Fine-tune a classifier on labelled phrases into the run folder --out.
+
+    \b
+    --recipe ulmfit: gradual unfreezing (--unfreeze 1,2,3,all), discriminative rates
+                     (--lr-decay 2.6), one cycle per stage (fastai defaults)
+    --recipe plain:  all layers, one rate, 6% linear warm-up then linear decay
+    """
+    from reviewscore.errors import ReviewscoreError
+    from reviewscore.train.config import parse_unfreeze
+    from reviewscore.train.loop import train
+
+    if resume:
+        given = sorted(k for k, v in options.items() if v is not None)
+        if given:
+            names = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ReviewscoreError(f"--resume uses the run's saved config; drop {names}")
+        train(None, out, resume=True, device=device, echo=click.echo)
+        return
+    if not options["data"]:
+        raise click.UsageError("--data is required (unless --resume)")
+    if Path(options["data"]).is_file():  # run.json keeps a path that resume can find
+        options["data"] = str(Path(options["data"]).resolve())
+    if options["unfreeze"] is not None:
+        options["unfreeze"] = parse_unfreeze(options["unfreeze"])
+    config = _train_config(options.pop("recipe"), options)
+    train(config, out, overwrite=overwrite, device=device, echo=click.echo)
+
+
+@cli.command("lr-find")
+@_data_options
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for plots.")
+@click.option("--unfreeze", "stage", default="all", show_default=True, help="Groups to train.")
+@click.option("--start-lr", type=float, default=1e-7, show_default=True)
+@click.option("--end-lr", type=float, default=10.0, show_default=True)
+@click.option("--num-iter", type=int, default=100, show_default=True, help="Batches at most.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+def lr_find_command(
+    out: Path, stage: str, start_lr: float, end_lr: float, num_iter: int, device: str, **options
+) -> None:
+    """Learning-rate range test: writes lr_find.png/json to --out and prints a suggestion."""
+    from reviewscore.train.config import parse_unfreeze
+    from reviewscore.train.lr_finder import run_lr_find
+
+    if not options["data"]:
+        raise click.UsageError("--data is required")
+    (stage,) = parse_unfreeze(stage)
+    config = _train_config(options.pop("recipe"), options)
+    run_lr_find(
+        config,
+        out,
+        unfreeze=stage,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_iter=num_iter,
+        device=device,
+        echo=click.echo,
+    )
+
+
+@cli.command("evaluate")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("labelled", metavar="LABELLED_FILE")
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str) -> None:
+    """Accuracy, macro-F1 and confusion matrix of RUN_DIR's model on a labelled file
+    (columns as the run was trained with)."""
+    from reviewscore.metrics import format_metrics
+    from reviewscore.train.evaluate import evaluate_file
+
+    metrics = evaluate_file(run_dir, labelled, batch_size=batch_size, device=device)
+    click.echo(format_metrics(metrics))
 
 
 # --- export commands ---
@@ -50,8 +184,154 @@ def export_command(run_dir: Path, out_dir: Path, opset: int) -> None:
 # --- score commands ---
 
 
+@cli.command("score")
+@click.argument("deploy_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="Output file (written to a temporary file, renamed into place on success; "
+    "`.gz` compresses). Default: standard output.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["kaggle", "csv", "tsv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="kaggle: exactly `PhraseId,Sentiment`; the others: id, label, label name.",
+)
+@click.option("--probs", is_flag=True, help="Add the class probabilities (not with kaggle).")
+@click.option("--text-column", default="Phrase", show_default=True)
+@click.option(
+    "--id-column",
+    default="PhraseId",
+    show_default=True,
+    help="Kept in the output; rows are numbered from 1 when a file has none.",
+)
+@click.option(
+    "--label-column",
+    default="Sentiment",
+    show_default=True,
+    help="Gold labels for --evaluate; also the label header of the output.",
+)
+@click.option(
+    "--variant",
+    default=None,
+    help="Model variant from the deploy manifest (default: its default variant, "
+    "which is batch-invariant). int8-dynamic is NOT batch-invariant: a phrase's label "
+    "can change with --batch-tokens or its neighbours.",
+)
+@click.option(
+    "--provider",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto: CUDA when onnxruntime offers it, else CPU; cuda: fail if unusable.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="onnxruntime intra-op threads (default: physical cores).",
+)
+@click.option(
+    "--batch-tokens",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Token budget per batch (rows x longest row, after sorting by length).",
+)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Truncate longer texts to this many tokens (default: the model's).",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=8192,
+    show_default=True,
+    help="Rows read, scored and written at a time (memory stays flat).",
+)
+@click.option(
+    "--on-bad-line",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="A row with the wrong number of fields: stop, or skip it and report it.",
+)
+@click.option(
+    "--evaluate",
+    is_flag=True,
+    help="Also report accuracy, macro-F1 and the confusion matrix (needs labels).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar (default: only when stderr is a terminal).",
+)
+def score_command(
+    deploy_dir: Path,
+    inputs: tuple[str, ...],
+    output: str | None,
+    fmt: str,
+    probs: bool,
+    text_column: str,
+    id_column: str,
+    label_column: str,
+    variant: str | None,
+    provider: str,
+    threads: int | None,
+    batch_tokens: int,
+    max_length: int | None,
+    chunk_rows: int,
+    on_bad_line: str,
+    evaluate: bool,
+    progress: bool | None,
+) -> None:
+    """Score INPUTS (TSV/CSV files, gzip too, globs, or - for stdin) with DEPLOY_DIR.
+
+    Rows come out in input order, one per input row. Needs only the base install.
+    """
+    from reviewscore.data import Columns
+    from reviewscore.metrics import format_metrics
+    from reviewscore.score.classifier import DeployedClassifier
+    from reviewscore.score.inputs import resolve_inputs
+    from reviewscore.score.pipeline import ScoreOptions, describe, score_files
+
+    paths = resolve_inputs(list(inputs))
+    classifier = DeployedClassifier.open(
+        deploy_dir, variant, provider=provider, threads=threads, max_length=max_length
+    )
+    if provider == "auto":
+        click.echo(f"provider: {classifier.provider}", err=True)
+    options = ScoreOptions(
+        fmt=fmt,
+        probs=probs,
+        columns=Columns(text=text_column, label=label_column, id=id_column),
+        batch_tokens=batch_tokens,
+        chunk_rows=chunk_rows,
+        on_bad_line=on_bad_line,
+        evaluate=evaluate,
+    )
+    summary = score_files(classifier, paths, output, options, progress=progress)
+    for line in describe(summary):
+        click.echo(line, err=True)
+    if summary.metrics is not None:
+        click.echo(format_metrics(summary.metrics, tuple(classifier.labels)), err=True)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary outputs are removed, never left behind."""
+    sys.exit(128 + signum)
+
+
 def main() -> None:
     """Entry point: user-facing errors become one line on stderr and a non-zero exit."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,0 +1,128 @@
+"""Training options, the two recipes they come in, and their validation.
+
+A run stores its resolved config in run.json, so `--resume` continues with exactly the
+settings it started with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from reviewscore.errors import ReviewscoreError
+
+RECIPES = ("ulmfit", "plain")
+SCHEDULES = ("one-cycle", "slanted", "linear")
+
+# What each recipe sets when the user leaves an option out. ULMFiT: gradual unfreezing,
+# discriminative rates (fastai's 2.6), one cycle per stage. Plain: the usual fine-tune of the
+# BERT papers and the field-notes baseline (all layers, one rate, 6% warm-up, linear decay).
+RECIPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ulmfit": {
+        "unfreeze": ["1", "2", "3", "all"],
+        "lr_decay": 2.6,
+        "schedule": "one-cycle",
+        "epochs": 1.0,
+        "lr": 1e-4,
+    },
+    "plain": {
+        "unfreeze": ["all"],
+        "lr_decay": 1.0,
+        "schedule": "linear",
+        "epochs": 1.0,
+        "lr": 1e-4,
+    },
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs to be repeated. `epochs` is per unfreezing stage."""
+
+    data: str
+    model: str = "minilm"
+    recipe: str = "ulmfit"
+    epochs: float = 1.0
+    lr: float = 1e-4
+    lr_decay: float = 2.6
+    unfreeze: list[str] = field(default_factory=lambda: ["1", "2", "3", "all"])
+    schedule: str = "one-cycle"
+    weight_decay: float = 0.01
+    warmup: float = 0.06  # linear schedule: fraction of steps warming up
+    pct_start: float = 0.3  # one-cycle: fraction of steps rising
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    momentum: tuple[float, float] = (0.95, 0.85)  # AdamW beta1 at the cycle's ends / peak
+    cut_frac: float = 0.1  # slanted triangular
+    ratio: float = 32.0
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    max_length: int = 128
+    grad_clip: float = 1.0
+    freeze_embeddings: bool = False
+    valid_fraction: float = 0.1
+    limit_rows: int | None = None
+    limit_valid_rows: int | None = None
+    seed: int = 42
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "momentum" in values:
+            values["momentum"] = tuple(values["momentum"])
+        return cls(**values)
+
+    @property
+    def stages(self) -> int:
+        return len(self.unfreeze)
+
+
+def build_config(recipe: str, options: dict[str, Any]) -> TrainConfig:
+    """Recipe defaults first, then every option the user actually gave (None = not given)."""
+    if recipe not in RECIPES:
+        raise ReviewscoreError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    values = dict(RECIPE_DEFAULTS[recipe])
+    values.update({k: v for k, v in options.items() if v is not None})
+    config = TrainConfig(recipe=recipe, **values)
+    validate(config)
+    return config
+
+
+def parse_unfreeze(text: str) -> list[str]:
+    """'1,2,3,all' -> ['1', '2', '3', 'all']: each stage trains the top N layer groups."""
+    stages = [s.strip().lower() for s in text.split(",") if s.strip()]
+    if not stages:
+        raise ReviewscoreError("--unfreeze needs at least one stage, e.g. 1,2,3,all")
+    for stage in stages:
+        if stage != "all" and not (stage.isdigit() and int(stage) >= 1):
+            raise ReviewscoreError(
+                f"--unfreeze stage {stage!r} is neither a positive number of groups nor 'all'"
+            )
+    return stages
+
+
+def validate(config: TrainConfig) -> None:
+    checks = [
+        (config.epochs > 0, f"--epochs must be positive, not {config.epochs}"),
+        (config.lr > 0, f"--lr must be positive, not {config.lr}"),
+        (config.lr_decay >= 1.0, f"--lr-decay must be >= 1 (1 = no decay), not {config.lr_decay}"),
+        (config.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
+        (config.batch_size >= 1, "--batch-size must be at least 1"),
+        (config.max_length >= 2, "--max-length must be at least 2"),
+        (0 < config.valid_fraction < 1, "--valid-fraction must be between 0 and 1"),
+        (config.limit_rows is None or config.limit_rows > 0, "--limit-rows must be positive"),
+        (
+            config.limit_valid_rows is None or config.limit_valid_rows > 0,
+            "--limit-valid-rows must be positive",
+        ),
+        (0 <= config.warmup < 1, "--warmup must be in [0, 1)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ReviewscoreError(message)
+    parse_unfreeze(",".join(config.unfreeze))

@@ -1,0 +1,232 @@
+"""`reviewscore train`: the training loop, top to bottom.
+
+run folder (new / overwrite / resume)  ->  data (read, split by sentence, limit)
+-> model + tokenizer  ->  layer groups and their rates
+-> for each unfreezing stage: optimizer + schedule, steps over length-bucketed batches,
+   validation after each (possibly fractional) epoch, save the stage atomically
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from reviewscore.data import Columns, read_reviews, write_reviews_csv
+from reviewscore.errors import FolderError
+from reviewscore.files import read_json, write_json
+from reviewscore.labels import LABEL_NAMES
+from reviewscore.run_folder import RunFolder, RunInfo
+from reviewscore.train.batching import batch_stream, batches_per_epoch, collate, encode
+from reviewscore.train.checkpoint import check_model_stage, recover, save_stage
+from reviewscore.train.config import TrainConfig
+from reviewscore.train.data_prep import prepare_data
+from reviewscore.train.layer_groups import (
+    discriminative_lrs,
+    find_layer_groups,
+    set_trainable,
+    trainable_count,
+)
+from reviewscore.train.model_load import load_model
+from reviewscore.train.plots import plot_confusion, plot_history
+from reviewscore.train.precision import pick_precision
+from reviewscore.train.predict import validation_metrics
+from reviewscore.train.schedules import make_optimizer, make_scheduler
+
+
+def epoch_chunks(stage_steps: int, steps_per_epoch: int) -> list[int]:
+    """Steps between validations: whole epochs, then the fractional rest (2.5 -> [n, n, n/2])."""
+    full, rest = divmod(stage_steps, steps_per_epoch)
+    return [steps_per_epoch] * full + ([rest] if rest else [])
+
+
+def open_run(out: Path, config: TrainConfig | None, *, resume: bool, overwrite: bool):
+    """(run folder, config, info or None, history). Resume takes the config run.json saved."""
+    run = RunFolder(out)
+    if resume:
+        if not run.info_path.is_file():
+            raise FolderError(
+                f"{out}: nothing to resume (no run.json); start a run without --resume"
+            )
+        recover(run)
+        info = run.read_info()
+        check_model_stage(run, info)
+        saved = TrainConfig.from_dict(info.config)
+        history = read_json(run.history_path)
+        done = info.stages_completed  # drop rows a crash left past the last commit
+        history["epochs"] = [e for e in history["epochs"] if e["stage"] < done]
+        history["steps"] = [s for s in history["steps"] if s["stage"] < done]
+        return run, saved, info, history
+    assert config is not None
+    if out.exists() and not out.is_dir():
+        raise FolderError(f"{out} is a file, not a run folder")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FolderError(
+            f"{out} already exists; pass --resume to continue it or --overwrite to replace it"
+        )
+    return run, config, None, {"epochs": [], "steps": []}
+
+
+def train(
+    config: TrainConfig | None,
+    out: Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str = "auto",
+    echo: Callable[[str], None] = print,
+) -> RunFolder:
+    # 1. The run folder, and the config it runs with.
+    run, config, info, history = open_run(Path(out), config, resume=resume, overwrite=overwrite)
+    if info is not None and info.stages_completed == config.stages:
+        echo(f"{run.path}: all {config.stages} stages are already complete; nothing to resume")
+        return run
+    columns = Columns(**config.columns)
+
+    # 2. Data: split by sentence on the whole file, then limit; tokenise once.
+    data = prepare_data(
+        config.data,
+        columns,
+        valid_fraction=config.valid_fraction,
+        seed=config.seed,
+        limit_rows=config.limit_rows,
+        limit_valid_rows=config.limit_valid_rows,
+    )
+    if not data.grouped:
+        echo(f"no {columns.group!r} column: validation rows are a random row split")
+    echo(f"train {len(data.train):,} rows, validation {len(data.valid):,} rows ({config.data})")
+
+    # 3. Model: fresh head (seeded) for a new run, the last saved stage for a resumed one.
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_model(str(run.model_dir) if info else config.model)
+    precision = pick_precision(device)
+    model.to(precision.device)
+    train_set = encode(data.train.texts, data.train.labels, tokenizer, config.max_length)
+    valid_set = encode(data.valid.texts, data.valid.labels, tokenizer, config.max_length)
+    if info is None:
+        info = RunInfo(
+            base_model=config.model,
+            model_type=model.config.model_type,
+            labels=list(LABEL_NAMES),
+            max_length=config.max_length,
+            columns=columns.to_dict(),
+            config=config.to_dict(),
+            stages_total=config.stages,
+            stages_completed=0,
+        )
+        if run.path.exists():  # --overwrite: replaced only now that data and model loaded
+            shutil.rmtree(run.path)
+        write_reviews_csv(run.valid_path, data.valid, columns)
+        save_stage(run, model, tokenizer, info, history)
+    elif read_reviews(str(run.valid_path), columns).ids != data.valid.ids:
+        raise FolderError(f"{run.path}: {config.data} no longer gives the saved validation rows")
+
+    # 4. Layer groups: discriminative rates, optionally frozen word embeddings.
+    groups = find_layer_groups(model)
+    lrs = discriminative_lrs(config.lr, len(groups), config.lr_decay)
+    frozen = {id(model.get_input_embeddings().weight)} if config.freeze_embeddings else set()
+    steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
+    stage_steps = max(1, round(config.epochs * steps_per_epoch))
+    lengths = train_set.lengths
+    echo(
+        f"{config.recipe}: {config.stages} stage(s) x {stage_steps} steps "
+        f"({config.epochs:g} epoch of {steps_per_epoch} batches), groups "
+        + ", ".join(g.name for g in groups)
+    )
+
+    # 5. Stages: each one cycle over the top groups, validated per epoch, saved at its end.
+    scaler = precision.scaler()
+    for stage in range(info.stages_completed, config.stages):
+        n_top = trainable_count(config.unfreeze[stage], len(groups))
+        set_trainable(groups, n_top, frozen)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = make_optimizer(groups, lrs, config)
+        scheduler = make_scheduler(optimizer, stage_steps, config)
+        torch.manual_seed(config.seed + 1 + stage)  # dropout: a resumed stage replays exactly
+        batches = batch_stream(lengths, config.batch_size, config.seed, start=stage * stage_steps)
+        step = stage * stage_steps
+        for epoch, epoch_steps in enumerate(epoch_chunks(stage_steps, steps_per_epoch)):
+            model.train()
+            started, seen, losses = time.perf_counter(), 0, []
+            bar = tqdm(
+                total=epoch_steps,
+                desc=f"stage {stage + 1}/{config.stages}",
+                leave=False,
+                disable=None,  # shown on a terminal, not in logs
+            )
+            for _ in range(epoch_steps):
+                batch = collate(train_set, next(batches))
+                batch = {k: v.to(precision.device) for k, v in batch.items()}
+                with precision.autocast():
+                    loss = model(**batch).loss
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+                losses.append(loss.item())
+                history["steps"].append(
+                    {
+                        "stage": stage,
+                        "step": step,
+                        "loss": losses[-1],
+                        "lr": optimizer.param_groups[-1]["lr"],
+                        "lr_bottom": optimizer.param_groups[0]["lr"],
+                        "beta1": optimizer.param_groups[-1]["betas"][0],
+                    }
+                )
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                step += 1
+                seen += len(batch["input_ids"])
+                rate = seen / (time.perf_counter() - started)
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", phrases_s=f"{rate:.0f}")
+                bar.update()
+            bar.close()
+            train_seconds = time.perf_counter() - started
+            valid_loss, metrics = validation_metrics(
+                model, valid_set, config.eval_batch_size, precision
+            )
+            history["epochs"].append(
+                {
+                    "stage": stage,
+                    "unfreeze": config.unfreeze[stage],
+                    "epoch": epoch,
+                    "step": step,
+                    "train_loss": float(np.mean(losses)),
+                    "valid_loss": valid_loss,
+                    "accuracy": metrics.accuracy,
+                    "macro_f1": metrics.macro_f1,
+                    "train_seconds": train_seconds,
+                    "phrases_per_second": seen / train_seconds,
+                    "confusion": metrics.confusion,
+                }
+            )
+            echo(
+                f"stage {stage + 1}/{config.stages} ({config.unfreeze[stage]}) epoch {epoch + 1}: "
+                f"train loss {np.mean(losses):.4f}  valid loss {valid_loss:.4f}  "
+                f"accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  "
+                f"({seen / train_seconds:.0f} phrases/s)"
+            )
+        info.stages_completed = stage + 1
+        save_stage(run, model, tokenizer, info, history)
+        write_json(run.metrics_path, final_metrics(config, history, metrics))
+        plot_history(history, run.plots_dir)
+        plot_confusion(metrics.confusion, run.plots_dir / "confusion.png")
+    echo(f"run saved in {run.path} ({info.stages_completed}/{config.stages} stages)")
+    return run
+
+
+def final_metrics(config: TrainConfig, history: dict[str, Any], metrics: Any) -> dict[str, Any]:
+    return {
+        "recipe": config.recipe,
+        "stages_completed": history["epochs"][-1]["stage"] + 1,
+        "train_seconds": sum(e["train_seconds"] for e in history["epochs"]),
+        **metrics.to_dict(),
+    }

