@@ -1,0 +1,138 @@
+"""A deploy folder as a classifier: texts in, logits out, in input order.
+
+This is the scorer's own batching (tokenise, sort by length, token-budget batches, dynamic
+padding, restore order). `reviewscore export` checks parity through this very class, so the
+figures in the manifest describe what `reviewscore score` computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reviewscore.deploy_folder import load_manifest
+from reviewscore.errors import FolderError
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, Padding, pad_batch, plan_batches
+from reviewscore.score.session import Session, open_session
+
+
+@dataclass
+class Encoded:
+    """Token ids of a list of texts, unpadded (padding is per batch, after sorting)."""
+
+    ids: list[list[int]]
+    type_ids: list[list[int]] | None
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class DeployedClassifier:
+    def __init__(
+        self,
+        deploy_dir: Path,
+        manifest: dict[str, Any],
+        variant_name: str,
+        session: Session,
+        tokenizer: Any,
+    ) -> None:
+        self.deploy_dir = deploy_dir
+        self.manifest = manifest
+        self.variant_name = variant_name
+        self.variant = manifest["variants"][variant_name]
+        self.session = session
+        self.tokenizer = tokenizer
+        self.labels: list[str] = manifest["labels"]
+        self.input_names = [spec["name"] for spec in manifest["inputs"]]
+        self.padding = Padding(
+            pad_token_id=int(manifest["pad_token_id"]),
+            pad_token_type_id=int(manifest.get("pad_token_type_id", 0)),
+            side=manifest.get("padding_side", "right"),
+        )
+
+    @classmethod
+    def open(
+        cls,
+        deploy_dir: str | Path,
+        variant: str | None = None,
+        *,
+        provider: str = "cpu",
+        threads: int | None = None,
+        max_length: int | None = None,
+    ) -> DeployedClassifier:
+        """Verify the folder against its manifest (sha256), then load tokenizer and model."""
+        from tokenizers import Tokenizer
+
+        deploy_dir = Path(deploy_dir)
+        manifest = load_manifest(deploy_dir, verify=True)
+        name = variant or manifest["default_variant"]
+        if name not in manifest["variants"]:
+            choices = ", ".join(manifest["variants"])
+            raise FolderError(f"{deploy_dir}: no variant {name!r}; this folder has: {choices}")
+        limit = int(manifest["max_length"])
+        if max_length is not None:
+            if max_length > limit:
+                raise FolderError(
+                    f"--max-length {max_length} exceeds the model's max length {limit}"
+                )
+            limit = max_length
+        tokenizer = Tokenizer.from_file(str(deploy_dir / manifest["tokenizer"]))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(limit)
+        model_file = deploy_dir / manifest["variants"][name]["file"]
+        session = open_session(model_file, provider=provider, threads=threads)
+        return cls(deploy_dir, manifest, name, session, tokenizer)
+
+    @property
+    def provider(self) -> str:
+        return self.session.provider
+
+    def encode(self, texts: list[str]) -> Encoded:
+        """Batch-encode with the Rust tokenizer (releases the GIL: can overlap inference)."""
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = [e.ids for e in encodings]
+        types = [e.type_ids for e in encodings] if "token_type_ids" in self.input_names else None
+        return Encoded(ids, types, np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
+
+    def logits_encoded(
+        self, encoded: Encoded, batch_tokens: int = DEFAULT_BATCH_TOKENS
+    ) -> np.ndarray:
+        out = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
+        for rows in plan_batches(encoded.lengths, batch_tokens):
+            batch = pad_batch(encoded.ids, encoded.type_ids, rows, self.padding)
+            out[rows] = self._run({name: batch[name] for name in self.input_names})
+        return out
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        session = self.session.inner
+        if not self.session.on_cuda:
+            return session.run(["logits"], feeds)[0]  # type: ignore[attr-defined]
+        # CUDA: bind inputs and output explicitly, so onnxruntime copies once per batch.
+        binding = session.io_binding()  # type: ignore[attr-defined]
+        for name, array in feeds.items():
+            binding.bind_cpu_input(name, array)
+        binding.bind_output("logits")
+        session.run_with_iobinding(binding)  # type: ignore[attr-defined]
+        return binding.copy_outputs_to_cpu()[0]
+
+    def logits(self, texts: list[str], batch_tokens: int = DEFAULT_BATCH_TOKENS) -> np.ndarray:
+        """(len(texts), n_labels) float32 logits, in the order of `texts`."""
+        return self.logits_encoded(self.encode(texts), batch_tokens)
+
+    def probabilities(
+        self, texts: list[str], batch_tokens: int = DEFAULT_BATCH_TOKENS
+    ) -> np.ndarray:
+        return softmax(self.logits(texts, batch_tokens))
+
+    def predict(self, texts: list[str], batch_tokens: int = DEFAULT_BATCH_TOKENS) -> np.ndarray:
+        return self.logits(texts, batch_tokens).argmax(axis=1)

@@ -1,0 +1,174 @@
+"""Stream review files through a DeployedClassifier into one output.
+
+Memory is flat in the file size: rows are read, tokenised, scored and written a chunk at a
+time. While the model runs on chunk k, a worker thread reads and tokenises chunk k+1
+(onnxruntime and the Rust tokenizer both release the GIL), so I/O and tokenisation hide
+behind inference.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import IO
+
+import numpy as np
+from tqdm import tqdm
+
+from reviewscore.data import BadLine, Columns, LabelMode, ReviewRows, iter_review_chunks
+from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
+from reviewscore.errors import DataError
+from reviewscore.files import atomic_path
+from reviewscore.metrics import ClassificationMetrics, classification_metrics
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
+from reviewscore.score.classifier import DeployedClassifier, Encoded, softmax
+from reviewscore.score.inputs import check_output_is_not_an_input
+from reviewscore.score.writers import Writer
+
+
+@dataclass
+class ScoreSummary:
+    rows: int = 0
+    seconds: float = 0.0
+    provider: str = ""
+    variant: str = ""
+    batch_invariant: bool = True
+    bad_lines: list[BadLine] = field(default_factory=list)
+    metrics: ClassificationMetrics | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    fmt: str = "csv"
+    probs: bool = False
+    columns: Columns = field(default_factory=Columns)
+    batch_tokens: int = DEFAULT_BATCH_TOKENS
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    on_bad_line: str = "error"
+    evaluate: bool = False
+
+
+def _prefetched(
+    items: Iterator[tuple[ReviewRows, Encoded]],
+) -> Iterator[tuple[ReviewRows, Encoded]]:
+    """Yield from `items`, computing the next item in a worker thread meanwhile."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewscore-read") as pool:
+        pending = pool.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield item
+
+
+def _open_output(stack: ExitStack, output: str | None) -> IO[str]:
+    if output in (None, "-"):
+        return sys.stdout
+    tmp = stack.enter_context(atomic_path(output))
+    if str(output).endswith(".gz"):
+        return stack.enter_context(gzip.open(tmp, "wt", encoding="utf-8", newline=""))
+    return stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+
+
+def score_files(
+    classifier: DeployedClassifier,
+    inputs: list[str],
+    output: str | None,
+    options: ScoreOptions,
+    *,
+    progress: bool | None = None,
+    echo: Callable[[str], None] = lambda _: None,
+) -> ScoreSummary:
+    """Score every row of every input, in order, into `output` (a path, or None/'-' for
+    stdout). A path appears only when every row has been written (atomic rename)."""
+    check_output_is_not_an_input(output, inputs)
+    summary = ScoreSummary(
+        provider=classifier.provider,
+        variant=classifier.variant_name,
+        batch_invariant=bool(classifier.variant.get("batch_invariant", False)),
+    )
+    label_mode = LabelMode.REQUIRED if options.evaluate else LabelMode.IGNORED
+    truth: list[np.ndarray] = []
+    predicted: list[np.ndarray] = []
+
+    def encoded_chunks() -> Iterator[tuple[ReviewRows, Encoded]]:
+        for path in inputs:
+            chunks = iter_review_chunks(
+                path,
+                options.columns,
+                label_mode=label_mode,
+                chunk_rows=options.chunk_rows,
+                on_bad_line=options.on_bad_line,
+                bad_lines=summary.bad_lines,
+            )
+            for chunk in chunks:
+                if options.fmt == "kaggle" and not chunk.has_id_column:
+                    raise DataError(
+                        chunk.source,
+                        f"--format kaggle needs the id column {options.columns.id!r}",
+                        line=1,
+                    )
+                yield chunk, classifier.encode(chunk.texts)
+
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        handle = _open_output(stack, output)
+        writer = Writer(
+            handle,
+            options.fmt,
+            id_column=options.columns.id,
+            label_column=options.columns.label,
+            label_names=classifier.labels,
+            probs=options.probs,
+            with_source=len(inputs) > 1,
+        )
+        bar = stack.enter_context(
+            tqdm(
+                desc="scoring",
+                unit=" rows",
+                file=sys.stderr,
+                disable=None if progress is None else not progress,  # None: only on a TTY
+            )
+        )
+        for chunk, encoded in _prefetched(encoded_chunks()):
+            probs = softmax(classifier.logits_encoded(encoded, options.batch_tokens))
+            labels = probs.argmax(axis=1)
+            writer.write(chunk.source, chunk.ids, labels, probs)
+            if options.evaluate:
+                truth.append(chunk.labels)  # type: ignore[arg-type]
+                predicted.append(labels)
+            summary.rows += len(chunk)
+            bar.update(len(chunk))
+        handle.flush()
+    summary.seconds = time.perf_counter() - started
+    if options.evaluate and truth:
+        summary.metrics = classification_metrics(np.concatenate(truth), np.concatenate(predicted))
+    return summary
+
+
+def describe(summary: ScoreSummary) -> list[str]:
+    """The lines printed on stderr after a run: summary, skipped lines, batching warning."""
+    lines = [
+        f"scored {summary.rows:,} rows in {summary.seconds:.1f} s "
+        f"({summary.rows_per_second:,.0f} rows/s) on {summary.provider}, "
+        f"variant {summary.variant}"
+    ]
+    if summary.bad_lines:
+        shown = ", ".join(f"{b.source}:{b.line}" for b in summary.bad_lines[:5])
+        more = f" and {len(summary.bad_lines) - 5} more" if len(summary.bad_lines) > 5 else ""
+        lines.append(f"skipped {len(summary.bad_lines)} bad line(s): {shown}{more}")
+        lines.extend(f"  {b.source}:{b.line}: {b.message}" for b in summary.bad_lines[:5])
+    if not summary.batch_invariant:
+        lines.append(
+            f"warning: variant {summary.variant} is not batch-invariant (dynamic int8 computes "
+            "activation scales per batch): a phrase's label may change with --batch-tokens or "
+            "with its neighbours; use the default variant where reproducibility matters"
+        )
+    return lines

@@ -1,0 +1,99 @@
+"""onnxruntime sessions: provider choice that never falls back silently."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from reviewscore.errors import ReviewscoreError
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+PROVIDER_CHOICES = ("auto", "cpu", "cuda")
+
+
+class ProviderError(ReviewscoreError):
+    """The requested execution provider cannot be used."""
+
+
+def check_single_onnxruntime() -> None:
+    """onnxruntime and onnxruntime-gpu install the same module; with both, whichever was
+    installed last silently wins, so refuse rather than guess which one is running."""
+    installed = []
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            version(dist)
+            installed.append(dist)
+        except PackageNotFoundError:
+            continue
+    if len(installed) == 2:
+        raise ProviderError(
+            "both onnxruntime and onnxruntime-gpu are installed; they provide the same module. "
+            "Keep one: `pip uninstall -y onnxruntime onnxruntime-gpu && pip install "
+            "onnxruntime-gpu` (GPU) or `... && pip install onnxruntime` (CPU)"
+        )
+
+
+def resolve_providers(requested: str, available: list[str]) -> list[str]:
+    """The providers to ask for, most preferred first. `auto` takes CUDA when the installed
+    onnxruntime offers it; `cuda` insists on it."""
+    if requested not in PROVIDER_CHOICES:
+        raise ProviderError(f"unknown provider {requested!r}; choose from {PROVIDER_CHOICES}")
+    if requested == "cpu":
+        return [CPU]
+    if CUDA in available:
+        return [CUDA, CPU]
+    if requested == "cuda":
+        raise ProviderError(
+            f"--provider cuda: this onnxruntime offers only {', '.join(available)}; "
+            "install the [gpu] extra (onnxruntime-gpu) and check the CUDA libraries"
+        )
+    return [CPU]
+
+
+def default_threads() -> int:
+    """Physical cores where we can tell, else logical: ORT's intra-op threads scale with
+    cores, and hyper-threads mostly add contention."""
+    logical = os.cpu_count() or 1
+    try:
+        with open("/sys/devices/system/cpu/smt/active") as handle:
+            smt = handle.read().strip() == "1"
+    except OSError:
+        smt = False
+    return max(1, logical // 2) if smt else logical
+
+
+@dataclass
+class Session:
+    inner: object  # onnxruntime.InferenceSession
+    provider: str  # the provider actually running the model
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.provider == CUDA
+
+
+def open_session(model_path: Path, *, provider: str = "cpu", threads: int | None = None) -> Session:
+    """Create the session and check what it really got: a CUDA provider that failed to load
+    is only a log line in onnxruntime, here it is an error."""
+    import onnxruntime as ort
+
+    check_single_onnxruntime()
+    wanted = resolve_providers(provider, ort.get_available_providers())
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(model_path), options, providers=wanted)
+    got = session.get_providers()
+    if wanted[0] == CUDA and CUDA not in got:
+        if provider == "cuda":
+            raise ProviderError(
+                "--provider cuda: onnxruntime could not start the CUDA provider "
+                f"(running on {', '.join(got)}); check the CUDA and cuDNN libraries"
+            )
+        wanted = [CPU]
+    return Session(inner=session, provider=got[0] if wanted[0] == CUDA else CPU)

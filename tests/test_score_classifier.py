@@ -1,0 +1,100 @@
+"""The scorer's classifier against PyTorch, batching, providers (CPU-run logic of GPU paths)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reviewscore.score import session as session_module
+from reviewscore.score.batching import Padding, pad_batch, plan_batches
+from reviewscore.score.classifier import DeployedClassifier
+from reviewscore.score.session import CPU, CUDA, ProviderError, Session, resolve_providers
+from tiny_models import ARCHITECTURES, make_run, toy_rows
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_logits_match_pytorch_row_by_row(tmp_path, arch):
+    """Sorting, token-budget batches and padding (left for XLNet) change nothing."""
+    import torch
+
+    from reviewscore.export.deploy import export_run
+    from reviewscore.run_model import load_run_model
+
+    make_run(tmp_path / "run", arch)
+    export_run(tmp_path / "run", tmp_path / "deploy")
+    classifier = DeployedClassifier.open(tmp_path / "deploy", threads=1)
+    texts = [r[2] for r in toy_rows(40, seed=3)] + [" ", "a"]
+    got = classifier.logits(texts, batch_tokens=50)
+    loaded = load_run_model(tmp_path / "run")
+    with torch.no_grad():
+        expected = np.concatenate(
+            [
+                loaded.model(**loaded.tokenizer([t], return_tensors="pt")).logits.numpy()
+                for t in texts
+            ]
+        )
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_plan_batches_respects_budget_and_covers_every_row_once():
+    lengths = np.array([5, 1, 9, 3, 3, 40, 2, 7, 7, 1])
+    batches = list(plan_batches(lengths, batch_tokens=12, max_rows=3))
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(10))
+    for rows in batches:
+        assert len(rows) <= 3
+        assert len(rows) == 1 or len(rows) * lengths[rows].max() <= 12
+    assert [lengths[b].max() for b in batches] == sorted(lengths[b].max() for b in batches)
+
+
+def test_pad_batch_right_and_left():
+    ids = [[7, 8, 9], [5]]
+    types = [[0, 0, 1], [2]]
+    right = pad_batch(ids, types, np.array([0, 1]), Padding(0, 3, "right"))
+    assert right["input_ids"].tolist() == [[7, 8, 9], [5, 0, 0]]
+    assert right["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert right["token_type_ids"].tolist() == [[0, 0, 1], [2, 3, 3]]
+    left = pad_batch(ids, None, np.array([1, 0]), Padding(4, 0, "left"))
+    assert left["input_ids"].tolist() == [[4, 4, 5], [7, 8, 9]]
+    assert "token_type_ids" not in left
+
+
+def test_provider_resolution_never_falls_back_silently():
+    assert resolve_providers("cpu", [CUDA, CPU]) == [CPU]
+    assert resolve_providers("auto", [CUDA, CPU]) == [CUDA, CPU]
+    assert resolve_providers("auto", [CPU]) == [CPU]
+    assert resolve_providers("cuda", [CUDA, CPU]) == [CUDA, CPU]
+    with pytest.raises(ProviderError, match="offers only CPUExecutionProvider"):
+        resolve_providers("cuda", [CPU])
+
+
+def test_both_onnxruntime_distributions_are_refused(monkeypatch):
+    monkeypatch.setattr(session_module, "version", lambda name: "1.0")
+    with pytest.raises(ProviderError, match="both onnxruntime and onnxruntime-gpu"):
+        session_module.check_single_onnxruntime()
+
+
+def test_io_binding_path_gives_the_same_logits(tmp_path):
+    """The CUDA path binds inputs/outputs; the same binding calls run on CPU here."""
+    from reviewscore.export.deploy import export_run
+
+    make_run(tmp_path / "run", "bert")
+    export_run(tmp_path / "run", tmp_path / "deploy")
+    classifier = DeployedClassifier.open(tmp_path / "deploy", threads=1)
+    texts = [r[2] for r in toy_rows(30)]
+    plain = classifier.logits(texts)
+    classifier.session = Session(inner=classifier.session.inner, provider=CUDA)
+    assert classifier.session.on_cuda
+    np.testing.assert_allclose(classifier.logits(texts), plain, atol=1e-6)
+
+
+def test_unknown_variant_and_too_long_max_length(tmp_path):
+    from reviewscore.errors import FolderError
+    from reviewscore.export.deploy import export_run
+
+    make_run(tmp_path / "run", "bert", max_length=32)
+    export_run(tmp_path / "run", tmp_path / "deploy")
+    with pytest.raises(FolderError, match="no variant 'int4'; this folder has: fp32"):
+        DeployedClassifier.open(tmp_path / "deploy", "int4")
+    with pytest.raises(FolderError, match="exceeds the model's max length 32"):
+        DeployedClassifier.open(tmp_path / "deploy", max_length=64)

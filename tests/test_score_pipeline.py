@@ -1,0 +1,284 @@
+"""`reviewscore score`: order, formats, streaming, bad input, atomic output, no torch."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reviewscore.errors import DataError, FolderError, ReviewscoreError
+from reviewscore.score.classifier import DeployedClassifier
+from reviewscore.score.pipeline import ScoreOptions, score_files
+from tiny_models import make_run, toy_rows, write_toy_tsv
+
+CLI = [sys.executable, "-m", "reviewscore.cli", "score"]
+
+
+@pytest.fixture(scope="session")
+def deploy(tmp_path_factory) -> Path:
+    from reviewscore.export.deploy import export_run
+
+    root = tmp_path_factory.mktemp("score")
+    make_run(root / "run", "bert")
+    return Path(export_run(root / "run", root / "deploy") and root / "deploy")
+
+
+@pytest.fixture(scope="session")
+def classifier(deploy) -> DeployedClassifier:
+    return DeployedClassifier.open(deploy, threads=1)
+
+
+def run_cli(*args: str, stdin: bytes | None = None, check: bool = True):
+    result = subprocess.run([*CLI, *args], input=stdin, capture_output=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(result.stderr.decode())
+    return result
+
+
+def rows_file(path: Path, n: int, seed: int = 0) -> Path:
+    return write_toy_tsv(path, n, seed)
+
+
+def test_order_preserved_and_every_row_scored(tmp_path, classifier):
+    source = rows_file(tmp_path / "in.tsv", 137)
+    texts = [r[2] for r in toy_rows(137)]
+    out = tmp_path / "out.csv"
+    options = ScoreOptions(fmt="csv", probs=True, chunk_rows=50, batch_tokens=64)
+    summary = score_files(classifier, [str(source)], str(out), options)
+    lines = out.read_text().splitlines()
+    assert summary.rows == 137 and len(lines) == 138
+    assert [line.split(",")[0] for line in lines[1:]] == [r[0] for r in toy_rows(137)]
+    expected = classifier.probabilities(texts).argmax(axis=1)
+    one_by_one = np.array([classifier.predict([t])[0] for t in texts])
+    got = np.array([int(line.split(",")[1]) for line in lines[1:]])
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, one_by_one)
+
+
+def test_kaggle_format_is_byte_exact(tmp_path, deploy, classifier):
+    source = tmp_path / "test.tsv"
+    source.write_text(
+        "PhraseId\tSentenceId\tPhrase\n156061\t8545\tAn intermittently pleasing\n"
+        "156062\t8545\t \n156063\t8545\tgood\n"
+    )
+    out = tmp_path / "sub.csv"
+    run_cli(str(deploy), str(source), "-o", str(out), "--format", "kaggle")
+    labels = classifier.predict(["An intermittently pleasing", " ", "good"])
+    expected = "PhraseId,Sentiment\n" + "".join(
+        f"{i},{lab}\n" for i, lab in zip((156061, 156062, 156063), labels, strict=True)
+    )
+    assert out.read_bytes() == expected.encode()
+
+
+def test_probabilities_sum_to_one_and_label_is_argmax(tmp_path, deploy):
+    source = rows_file(tmp_path / "in.tsv", 20)
+    out = run_cli(str(deploy), str(source), "--probs", "--format", "tsv").stdout.decode()
+    header, *rows = out.splitlines()
+    assert header.split("\t") == ["PhraseId", "Sentiment", "label_name"] + [
+        f"p_{i}" for i in range(5)
+    ]
+    for row in rows:
+        cells = row.split("\t")
+        probs = np.array([float(c) for c in cells[3:]])
+        assert abs(probs.sum() - 1) < 1e-4
+        assert int(cells[1]) == int(probs.argmax())
+
+
+def test_stdin_gzip_input_and_gzip_output(tmp_path, deploy):
+    plain = rows_file(tmp_path / "in.tsv", 30)
+    expected = run_cli(str(deploy), str(plain), "--format", "kaggle").stdout
+    from_stdin = run_cli(str(deploy), "-", "--format", "kaggle", stdin=plain.read_bytes()).stdout
+    gz_stdin = run_cli(
+        str(deploy), "-", "--format", "kaggle", stdin=gzip.compress(plain.read_bytes())
+    ).stdout
+    assert from_stdin == expected == gz_stdin
+    out = tmp_path / "out.csv.gz"
+    run_cli(str(deploy), str(plain), "--format", "kaggle", "-o", str(out))
+    assert gzip.decompress(out.read_bytes()) == expected
+
+
+def test_chunk_boundaries_several_inputs_and_glob(tmp_path, deploy):
+    for name, seed in (("a.tsv", 1), ("b.tsv", 2)):
+        rows_file(tmp_path / name, 23, seed)
+    whole = run_cli(
+        str(deploy), str(tmp_path / "a.tsv"), str(tmp_path / "b.tsv"), "--chunk-rows", "1000"
+    ).stdout
+    chunked = run_cli(str(deploy), str(tmp_path / "*.tsv"), "--chunk-rows", "10").stdout
+    assert whole == chunked
+    lines = whole.decode().splitlines()
+    assert lines[0] == "PhraseId,source,Sentiment,label_name"
+    assert len(lines) == 1 + 46
+    assert lines[1].split(",")[1].endswith("a.tsv") and lines[-1].split(",")[1].endswith("b.tsv")
+
+
+def test_same_labels_shuffled_and_one_at_a_time(tmp_path, classifier):
+    """Issue 6: with the default variant, a phrase's label does not depend on its neighbours
+    or the batching. Probabilities agree within 1e-5 (float summation order only)."""
+    assert classifier.variant_name == classifier.manifest["default_variant"]
+    assert classifier.variant["batch_invariant"] is True
+    texts = [r[2] for r in toy_rows(200, seed=5)] + [" "]
+    as_is = classifier.probabilities(texts, batch_tokens=4096)
+    order = np.random.default_rng(0).permutation(len(texts))
+    shuffled = np.empty_like(as_is)
+    shuffled[order] = classifier.probabilities([texts[i] for i in order], batch_tokens=97)
+    single = np.concatenate([classifier.probabilities([t]) for t in texts])
+    for other in (shuffled, single):
+        np.testing.assert_array_equal(as_is.argmax(1), other.argmax(1))
+        np.testing.assert_allclose(as_is, other, atol=1e-5)
+
+
+def test_missing_text_column_lists_columns(tmp_path, deploy):
+    source = tmp_path / "x.tsv"
+    source.write_text("PhraseId\tReview\n1\tgood\n")
+    result = run_cli(str(deploy), str(source), check=False)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert f"{source}, line 1: no column 'Phrase'; columns found: 'PhraseId', 'Review'" in err
+    assert "Traceback" not in err
+
+
+def test_bad_line_errors_or_is_skipped_and_reported(tmp_path, deploy):
+    source = tmp_path / "bad.tsv"
+    source.write_text("PhraseId\tPhrase\n1\tgood\n2\ttoo\tmany\n3\tfine\n")
+    failed = run_cli(str(deploy), str(source), check=False)
+    assert failed.returncode == 1
+    assert f"{source}, line 3: expected 2 fields, found 3" in failed.stderr.decode()
+    skipped = run_cli(str(deploy), str(source), "--on-bad-line", "skip", "--format", "kaggle")
+    assert [line.split(",")[0] for line in skipped.stdout.decode().splitlines()] == [
+        "PhraseId",
+        "1",
+        "3",
+    ]
+    assert f"skipped 1 bad line(s): {source}:3" in skipped.stderr.decode()
+
+
+def test_undecodable_bytes_are_a_clear_error(tmp_path, deploy):
+    source = tmp_path / "latin.tsv"
+    source.write_bytes(b"PhraseId\tPhrase\n1\tcaf\xe9\n")
+    result = run_cli(str(deploy), str(source), check=False)
+    assert result.returncode == 1
+    assert f"{source}, line 2: bytes are not valid UTF-8" in result.stderr.decode()
+
+
+def test_tampered_or_missing_deploy_file_is_refused(tmp_path, deploy):
+    import shutil
+
+    copy = tmp_path / "deploy"
+    shutil.copytree(deploy, copy)
+    with open(copy / "tokenizer.json", "a") as handle:
+        handle.write(" ")
+    with pytest.raises(FolderError, match=r"tokenizer\.json does not match the manifest"):
+        DeployedClassifier.open(copy)
+    (copy / "model.onnx").unlink()
+    with pytest.raises(FolderError, match=r"model\.onnx is listed in the manifest but missing"):
+        DeployedClassifier.open(copy)
+
+
+def test_output_never_overwrites_an_input(tmp_path, classifier):
+    source = rows_file(tmp_path / "in.tsv", 5)
+    before = source.read_bytes()
+    with pytest.raises(ReviewscoreError, match="is also an input"):
+        score_files(classifier, [str(source)], str(source), ScoreOptions())
+    assert source.read_bytes() == before
+
+
+def test_kaggle_needs_an_id_column(tmp_path, classifier):
+    source = tmp_path / "noid.tsv"
+    source.write_text("Phrase\ngood\n")
+    with pytest.raises(DataError, match="--format kaggle needs the id column 'PhraseId'"):
+        score_files(classifier, [str(source)], None, ScoreOptions(fmt="kaggle"))
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_run_leaves_no_output_that_looks_complete(tmp_path, deploy, how):
+    source = tmp_path / "big.tsv.gz"
+    rows = toy_rows(400, seed=9)
+    body = "".join(f"{i}\t0\t{rows[i % 400][2]}\n" for i in range(60_000))
+    source.write_bytes(gzip.compress(("PhraseId\tSentenceId\tPhrase\n" + body).encode()))
+    out = tmp_path / "out.csv"
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            str(deploy),
+            str(source),
+            "-o",
+            str(out),
+            "--chunk-rows",
+            "64",
+            "--batch-tokens",
+            "32",
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".out.csv.*.partial")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    proc.send_signal(how)
+    proc.wait(timeout=30)
+    assert not out.exists()
+    if how == signal.SIGTERM:  # a graceful stop also removes the temporary file
+        assert not list(tmp_path.glob(".out.csv.*.partial"))
+
+
+BLOCKER = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'transformers'):
+            raise ImportError(f'{name} is blocked in this test')
+sys.meta_path.insert(0, Block())
+sys.argv = ['reviewscore'] + sys.argv[1:]
+from reviewscore.cli import main
+try:
+    main()
+finally:
+    leaked = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')]
+    assert not leaked, leaked
+"""
+
+
+def test_scores_with_torch_and_transformers_blocked(tmp_path, deploy):
+    source = rows_file(tmp_path / "in.tsv", 10)
+    blocked = subprocess.run(
+        [sys.executable, "-c", BLOCKER, "score", str(deploy), str(source), "--format", "kaggle"],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert blocked.returncode == 0, blocked.stderr.decode()
+    assert blocked.stdout == run_cli(str(deploy), str(source), "--format", "kaggle").stdout
+
+
+def test_score_package_source_never_imports_torch_train_or_export():
+    import ast
+
+    import reviewscore.score as package
+
+    forbidden = (
+        "torch",
+        "transformers",
+        "reviewscore.train",
+        "reviewscore.export",
+        "reviewscore.run_model",
+    )
+    for file in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith(forbidden), f"{file.name} imports {name}"
