@@ -176,9 +176,11 @@ def test_tampered_or_missing_deploy_file_is_refused(tmp_path, deploy):
         handle.write(" ")
     with pytest.raises(FolderError, match=r"tokenizer\.json does not match the manifest"):
         DeployedClassifier.open(copy)
-    (copy / "model.onnx").unlink()
+    missing = tmp_path / "missing"
+    shutil.copytree(deploy, missing)
+    (missing / "model.onnx").unlink()
     with pytest.raises(FolderError, match=r"model\.onnx is listed in the manifest but missing"):
-        DeployedClassifier.open(copy)
+        DeployedClassifier.open(missing)
 
 
 def test_output_never_overwrites_an_input(tmp_path, classifier):

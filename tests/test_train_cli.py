@@ -14,7 +14,7 @@ import torch
 from reviewscore.cli import main
 from reviewscore.errors import ReviewscoreError
 from reviewscore.train.batching import encode
-from reviewscore.train.config import TrainConfig
+from reviewscore.train.config import DEFAULT_RECIPE, TrainConfig, build_config
 from reviewscore.train.layer_groups import find_layer_groups
 from reviewscore.train.lr_finder import suggest, sweep
 from reviewscore.train.model_load import resolve_model
@@ -54,9 +54,7 @@ def train_args(tiny, out, *extra):
 
 def test_train_then_evaluate_end_to_end(tiny, monkeypatch, capsys):
     out = tiny / "run"
-    code, stdout, err = reviewscore(
-        monkeypatch, capsys, *train_args(tiny, out, "--recipe", "plain", "--epochs", "4")
-    )
+    code, stdout, err = reviewscore(monkeypatch, capsys, *train_args(tiny, out, "--epochs", "4"))
     assert code == 0, err
     assert "train 540 rows, validation 60 rows" in stdout
     assert stdout.count("stage 1/1 (all) epoch") == 4
@@ -84,15 +82,23 @@ def test_train_then_evaluate_end_to_end(tiny, monkeypatch, capsys):
     assert code == 0 and "already complete" in stdout and "stage 1/1" not in stdout
 
 
-def test_ulmfit_is_the_default_recipe(tiny, monkeypatch, capsys):
+def test_recipe_presets_and_explicit_options(tiny, monkeypatch, capsys):
     out = tiny / "ulmfit"
-    args = train_args(tiny, out, "--epochs", "0.1", "--unfreeze", "1,all", "--schedule", "slanted")
-    code, stdout, err = reviewscore(monkeypatch, capsys, *args)
+    args = train_args(tiny, out, "--recipe", "ulmfit", "--epochs", "0.1", "--unfreeze", "1,all")
+    code, stdout, err = reviewscore(monkeypatch, capsys, *args, "--schedule", "slanted")
     assert code == 0, err
     config = json.loads((out / "run.json").read_text())["config"]
-    assert config["recipe"] == "ulmfit" and config["lr_decay"] == 2.6
+    assert config["recipe"] == "ulmfit" and config["lr_decay"] == 2.6 and config["lr"] == 5e-3
     assert config["unfreeze"] == ["1", "all"] and config["schedule"] == "slanted"
     assert "stage 2/2 (all)" in stdout
+    assert json.loads((out / "run.json").read_text())["stages_total"] == 2
+
+    defaults = build_config(DEFAULT_RECIPE, {"data": "x"})
+    assert DEFAULT_RECIPE == "plain" and defaults.unfreeze == ["all"]
+    assert (defaults.schedule, defaults.lr_decay, defaults.warmup) == ("linear", 1.0, 0.06)
+    ulmfit = build_config("ulmfit", {"data": "x"})
+    assert (ulmfit.unfreeze, ulmfit.lr_decay) == (["1", "2", "3", "all"], 2.6)
+    assert (ulmfit.schedule, ulmfit.momentum) == ("one-cycle", (0.95, 0.85))
 
 
 def test_lr_find_writes_plot_and_suggestion(tiny, monkeypatch, capsys):

@@ -39,8 +39,10 @@ def _data_options(command):
             "--model",
             help="minilm (default: all-MiniLM-L6-v2, offline), a saved model folder, or a hub id.",
         ),
-        click.option("--recipe", type=click.Choice(["ulmfit", "plain"]), help="Default: ulmfit."),
-        click.option("--lr", type=float, help="Peak learning rate of the top group (1e-4)."),
+        click.option("--recipe", type=click.Choice(["plain", "ulmfit"]), help="Default: plain."),
+        click.option(
+            "--lr", type=float, help="Peak rate of the top group (plain 2e-4, ulmfit 1e-3)."
+        ),
         click.option("--lr-decay", type=float, help="Each lower group's lr = lr above / this."),
         click.option("--batch-size", type=int, help="Training batch size (32)."),
         click.option("--max-length", type=int, help="Tokens kept per phrase (128)."),
@@ -58,10 +60,10 @@ def _data_options(command):
 
 
 def _train_config(recipe: str | None, options: dict):
-    from reviewscore.train.config import build_config
+    from reviewscore.train.config import DEFAULT_RECIPE, build_config
 
     columns = {name: options.pop(f"{name}_column") or d for name, d in _COLUMN_OPTIONS.items()}
-    return build_config(recipe or "ulmfit", {**options, "columns": columns})
+    return build_config(recipe or DEFAULT_RECIPE, {**options, "columns": columns})
 
 
 @cli.command("train")
@@ -89,9 +91,11 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
     """Fine-tune a classifier on labelled phrases into the run folder --out.
 
     \b
+    --recipe plain:  all layers, one rate, 6% linear warm-up then linear decay (default:
+                     more accurate at the same number of examples, bench/train_compare.py)
     --recipe ulmfit: gradual unfreezing (--unfreeze 1,2,3,all), discriminative rates
-                     (--lr-decay 2.6), one cycle per stage (fastai defaults)
-    --recipe plain:  all layers, one rate, 6% linear warm-up then linear decay
+                     (--lr-decay 2.6), one cycle per stage (fastai defaults); about half
+                     the training time per example seen
     """
     from reviewscore.errors import ReviewscoreError
     from reviewscore.train.config import parse_unfreeze
@@ -172,13 +176,128 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
     type=click.Path(path_type=Path),
     help="Deploy folder to write (replaced only once the export has succeeded).",
 )
+@click.option(
+    "--quantize",
+    type=click.Choice(["none", "static-int8", "dynamic-int8"]),
+    multiple=True,
+    help="Add an int8 variant (repeatable). static-int8: QDQ, activation scales calibrated "
+    "at export, batch-invariant. dynamic-int8: scales computed per batch, so NOT "
+    "batch-invariant (a phrase's label can change with its batch).",
+)
+@click.option("--fp16", is_flag=True, help="Add an fp16 variant (for the CUDA provider).")
+@click.option(
+    "--optimize",
+    type=click.Choice(["fusions", "basic", "none"]),
+    default="fusions",
+    show_default=True,
+    help="fp32 graph: onnxruntime transformer fusions (attention, LayerNorm, GELU), "
+    "falling back to basic where the architecture has none; int8/fp16 are built from it.",
+)
+@click.option(
+    "--default-variant",
+    type=click.Choice(["fp32", "int8-static", "int8-dynamic", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="The variant `reviewscore score` uses unless told otherwise.",
+)
 @click.option("--opset", default=17, show_default=True, help="ONNX opset version.")
-def export_command(run_dir: Path, out_dir: Path, opset: int) -> None:
-    """Convert the model of RUN_DIR (from `reviewscore train`) into a deploy folder."""
-    from reviewscore.export.deploy import export_run
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Run the parity gate against PyTorch (exit 3 when a check fails).",
+)
+@click.option(
+    "--parity-data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Labelled rows for the gate (default: the run's valid.csv).",
+)
+@click.option("--parity-rows", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--calibration",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Rows to calibrate static int8 on (default: the parity data, after its parity rows).",
+)
+@click.option("--calibration-rows", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option(
+    "--max-logit-diff",
+    type=float,
+    default=1e-4,
+    show_default=True,
+    help="fp32 gate: largest allowed |ONNX - PyTorch| logit difference.",
+)
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    default=0.98,
+    show_default=True,
+    help="int8/fp16 gate: least share of labels equal to PyTorch's.",
+)
+@click.option(
+    "--max-accuracy-drop",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="int8/fp16 gate: most accuracy lost (0.01 = 1 point).",
+)
+@click.option(
+    "--max-labels-moved",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Batch-invariant variants: most labels allowed to move between two batchings.",
+)
+def export_command(
+    run_dir: Path,
+    out_dir: Path,
+    quantize: tuple[str, ...],
+    fp16: bool,
+    optimize: str,
+    default_variant: str,
+    opset: int,
+    check: bool,
+    parity_data: Path | None,
+    parity_rows: int,
+    calibration: Path | None,
+    calibration_rows: int,
+    max_logit_diff: float,
+    min_agreement: float,
+    max_accuracy_drop: float,
+    max_labels_moved: float,
+) -> None:
+    """Convert the model of RUN_DIR (from `reviewscore train`) into a deploy folder.
 
-    manifest = export_run(run_dir, out_dir, opset=opset)
-    click.echo(f"wrote {out_dir} ({', '.join(manifest['files'])})")
+    \b
+    Variants (files side by side, listed in manifest.json):
+      fp32          model.onnx               exact, batch-invariant (the default)
+      int8-static   model.int8-static.onnx   QDQ, calibrated scales, batch-invariant
+      int8-dynamic  model.int8-dynamic.onnx  per-batch scales: NOT batch-invariant
+      fp16          model.fp16.onnx          for CUDA; not checked where CPU cannot run it
+
+    Exit code 3 means a parity check failed: the folder is written, with the figures and
+    `passed: false` in its manifest, but should not be deployed.
+    """
+    from reviewscore.export.deploy import ExportOptions, export_run
+    from reviewscore.export.parity import Thresholds
+
+    int8 = {"static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
+    variants = ["fp32", *(int8[q] for q in quantize if q != "none")] + ["fp16"] * fp16
+    options = ExportOptions(
+        opset=opset,
+        optimize=optimize,
+        variants=tuple(dict.fromkeys(variants)),
+        default_variant=default_variant,
+        check=check,
+        parity_data=parity_data,
+        parity_rows=parity_rows,
+        calibration=calibration,
+        calibration_rows=calibration_rows,
+        thresholds=Thresholds(max_logit_diff, min_agreement, max_accuracy_drop, max_labels_moved),
+    )
+    manifest = export_run(run_dir, out_dir, options, echo=lambda line: click.echo(line, err=True))
+    click.echo(f"wrote {out_dir}: {', '.join(manifest['files'])}")
 
 
 # --- score commands ---

@@ -1,62 +1,222 @@
 """Run folder -> deploy folder, built in a temporary folder and renamed into place, so a
-failed export never leaves a folder that looks deployable."""
+crashed export never leaves a folder that looks deployable.
+
+Steps: fp32 graph + tokenizer.json -> optimised fp32 (model.onnx) -> int8 / fp16 variants
+from it -> dynamic-shape sweep of every variant -> parity gate through the scorer's
+classifier -> manifest (hashes, figures) -> rename. A failed parity check still writes the
+folder (its manifest records the figures and `passed: false`) and then raises ParityError
+(exit 3), so the figures can be inspected but CI stops.
+"""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reviewscore.deploy_folder import write_manifest
+from reviewscore.errors import ReviewscoreError
+from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.onnx_graph import DEFAULT_OPSET, export_onnx
+from reviewscore.export.optimize import optimize_graph
+from reviewscore.export.parity import ParityError, Thresholds, failures_message, run_parity
+from reviewscore.export.quantize import (
+    DynamicInt8,
+    StaticInt8,
+    convert_fp16,
+    quantize_dynamic_int8,
+    quantize_static_int8,
+)
+from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.run_model import load_run_model
 
-FP32_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+RAW_FILE = "model.raw.onnx"  # the exporter's graph, before optimisation; never shipped
+VARIANT_FILES = {
+    "fp32": "model.onnx",
+    "int8-dynamic": "model.int8-dynamic.onnx",
+    "int8-static": "model.int8-static.onnx",
+    "fp16": "model.fp16.onnx",
+}
+# Chosen by measurement (bench/export_variants.py on the trained MiniLM, 2 AVX2 cores):
+# fp32 is exact (labels equal PyTorch's, none move with the batching); see the README of
+# bench/ and the export report for the figures that ruled out int8 as the default.
+DEFAULT_VARIANT = "fp32"
 
 
-def export_run(run_dir: Path, out_dir: Path, *, opset: int = DEFAULT_OPSET) -> dict[str, Any]:
-    """Export the run's model as fp32 ONNX; returns the manifest written."""
-    loaded = load_run_model(run_dir)
+@dataclass(frozen=True)
+class ExportOptions:
+    opset: int = DEFAULT_OPSET
+    optimize: str = "fusions"  # fusions | basic | none (see optimize.py)
+    variants: tuple[str, ...] = (DEFAULT_VARIANT,)  # fp32 is always built: the others' source
+    default_variant: str = DEFAULT_VARIANT
+    check: bool = True
+    parity_data: Path | None = None  # labelled rows; default: the run's valid.csv
+    parity_rows: int = 1000
+    calibration: Path | None = None  # static int8 calibration rows; default: parity data
+    calibration_rows: int = 500
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    dynamic_int8: DynamicInt8 = field(default_factory=DynamicInt8)
+    static_int8: StaticInt8 = field(default_factory=StaticInt8)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.variants) - set(VARIANT_FILES)
+        if unknown:
+            raise ReviewscoreError(
+                f"unknown variants {sorted(unknown)}; choose from {list(VARIANT_FILES)}"
+            )
+        if self.default_variant not in {"fp32", *self.variants}:
+            raise ReviewscoreError(
+                f"default variant {self.default_variant!r} is not among the variants built "
+                f"({', '.join(dict.fromkeys(('fp32', *self.variants)))}); add it"
+            )
+
+
+def export_run(
+    run_dir: Path,
+    out_dir: Path,
+    options: ExportOptions | None = None,
+    *,
+    echo: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Export the run's model; returns the manifest written. Raises ParityError (after
+    writing the folder) when a variant fails its parity check."""
+    options = options or ExportOptions()
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        names = export_onnx(loaded.model, loaded.tokenizer, staging / FP32_FILE, opset=opset)
-        tokenizer_settings = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
-        manifest = write_manifest(
-            staging,
-            {
-                "labels": loaded.info.labels,
-                "max_length": loaded.info.max_length,
-                "model_type": loaded.info.model_type,
-                "inputs": [{"name": n, "dtype": "int64"} for n in names],
-                "outputs": ["logits"],
-                "tokenizer": TOKENIZER_FILE,
-                **tokenizer_settings,
-                "opset": opset,
-                "default_variant": "fp32",
-                "variants": {
-                    "fp32": {
-                        "file": FP32_FILE,
-                        "precision": "fp32",
-                        "optimization": None,
-                        "quantization": None,
-                        "batch_invariant": True,
-                    }
-                },
-                "source_run": str(Path(run_dir).resolve()),
-                "versions": library_versions(),
-                "files": [FP32_FILE, TOKENIZER_FILE],
-            },
-        )
+        manifest = _build(Path(run_dir), staging, options, echo)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    message = failures_message(manifest.get("parity", {}))
+    if message:
+        raise ParityError(f"{message} (figures in {out_dir / 'manifest.json'})")
     return manifest
+
+
+def _build(
+    run_dir: Path, staging: Path, options: ExportOptions, echo: Callable[[str], None]
+) -> dict[str, Any]:
+    loaded = load_run_model(run_dir)
+    info, model = loaded.info, loaded.model
+    names = export_onnx(model, loaded.tokenizer, staging / RAW_FILE, opset=options.opset)
+    tokenizer_settings = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
+    echo(f"exported the fp32 graph ({', '.join(names)})")
+
+    fp32 = staging / VARIANT_FILES["fp32"]
+    if options.optimize == "none":
+        (staging / RAW_FILE).rename(fp32)
+        optimization: dict[str, Any] = {"level": "none"}
+    else:
+        optimization = optimize_graph(
+            staging / RAW_FILE,
+            fp32,
+            model_type=info.model_type,
+            config=model.config,
+            level=options.optimize,
+        )
+        (staging / RAW_FILE).unlink()
+    echo(f"optimisation: {optimization}")
+
+    variants: dict[str, dict[str, Any]] = {
+        "fp32": _variant("fp32", optimization=optimization, batch_invariant=True)
+    }
+    manifest: dict[str, Any] = {
+        "labels": info.labels,
+        "max_length": info.max_length,
+        "model_type": info.model_type,
+        "inputs": [{"name": n, "dtype": "int64"} for n in names],
+        "outputs": [{"name": "logits", "dtype": "float32"}],
+        "tokenizer": TOKENIZER_FILE,
+        **tokenizer_settings,
+        "opset": options.opset,
+        "default_variant": options.default_variant,
+        "variants": variants,
+        "source_run": str(run_dir.resolve()),
+        "versions": library_versions(),
+    }
+
+    def save() -> dict[str, Any]:
+        files = [TOKENIZER_FILE] + [variant["file"] for variant in variants.values()]
+        return write_manifest(staging, {**manifest, "files": files})
+
+    save()  # from here the scorer's classifier can open the fp32 variant (calibration)
+
+    parity_path = options.parity_data or loaded.run.valid_path
+    if "int8-dynamic" in options.variants:
+        settings = quantize_dynamic_int8(
+            fp32, staging / VARIANT_FILES["int8-dynamic"], options.dynamic_int8
+        )
+        variants["int8-dynamic"] = _variant(
+            "int8-dynamic", quantization=settings, batch_invariant=False
+        )
+    if "int8-static" in options.variants:
+        calibration = options.calibration or parity_path
+        texts = calibration_texts(
+            calibration,
+            options.calibration_rows,
+            skip=options.parity_rows if calibration == parity_path else 0,
+        )
+        settings = quantize_static_int8(
+            fp32,
+            staging / VARIANT_FILES["int8-static"],
+            calibration_feeds(staging, "fp32", texts),
+            options.static_int8,
+        )
+        settings["calibration_data"] = {"file": str(calibration), "rows": len(texts)}
+        variants["int8-static"] = _variant(
+            "int8-static", quantization=settings, batch_invariant=True
+        )
+    if "fp16" in options.variants:
+        settings = convert_fp16(fp32, staging / VARIANT_FILES["fp16"])
+        variants["fp16"] = _variant("fp16", quantization=settings, batch_invariant=True)
+    save()
+
+    vocab_size = int(model.config.vocab_size)
+    manifest["shape_checks"] = {
+        name: check_variant_shapes(
+            staging / variant["file"],
+            variant["precision"],
+            names,
+            max_length=info.max_length,
+            vocab_size=vocab_size,
+            labels=len(info.labels),
+        )
+        for name, variant in variants.items()
+    }
+    echo(f"dynamic shapes verified: {', '.join(manifest['shape_checks'])}")
+
+    if options.check:
+        manifest["parity"], manifest["parity_data"] = run_parity(
+            loaded, staging, variants, parity_path, options.parity_rows, options.thresholds, echo
+        )
+        manifest["parity_thresholds"] = asdict(options.thresholds)
+    return save()
+
+
+def _variant(
+    name: str,
+    *,
+    optimization: dict[str, Any] | None = None,
+    quantization: dict[str, Any] | None = None,
+    batch_invariant: bool,
+) -> dict[str, Any]:
+    precision = name.split("-")[0]
+    return {
+        "file": VARIANT_FILES[name],
+        "precision": precision,
+        "optimization": optimization,
+        "quantization": quantization,
+        "batch_invariant": batch_invariant,
+        "built_from": None if precision == "fp32" else "fp32",
+    }

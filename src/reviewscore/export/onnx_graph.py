@@ -29,6 +29,10 @@ def export_onnx(model: Any, tokenizer: Any, path: Path, *, opset: int = DEFAULT_
     import torch
 
     names = model_input_names(model, tokenizer)
+    # Eager attention traces to the MatMul/Softmax pattern that onnxruntime's transformer
+    # optimiser fuses into Attention; SDPA traces to a graph it leaves unfused.
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
     # Batch 2 with padding and more than one token, so no axis is specialised to 1.
     sample = tokenizer(["a b c d e", "a"], padding=True, return_tensors="pt")
     args = tuple(sample[name] for name in names)
