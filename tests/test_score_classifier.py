@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from reviewscore.score import session as session_module
-from reviewscore.score.batching import Padding, pad_batch, plan_batches
 from reviewscore.score.classifier import DeployedClassifier
 from reviewscore.score.session import CPU, CUDA, ProviderError, Session, resolve_providers
 from tiny_models import ARCHITECTURES, make_run, toy_rows
@@ -34,29 +33,6 @@ def test_logits_match_pytorch_row_by_row(tmp_path, arch):
             ]
         )
     np.testing.assert_allclose(got, expected, atol=1e-5)
-
-
-def test_plan_batches_respects_budget_and_covers_every_row_once():
-    lengths = np.array([5, 1, 9, 3, 3, 40, 2, 7, 7, 1])
-    batches = list(plan_batches(lengths, batch_tokens=12, max_rows=3))
-    flat = np.concatenate(batches)
-    assert sorted(flat.tolist()) == list(range(10))
-    for rows in batches:
-        assert len(rows) <= 3
-        assert len(rows) == 1 or len(rows) * lengths[rows].max() <= 12
-    assert [lengths[b].max() for b in batches] == sorted(lengths[b].max() for b in batches)
-
-
-def test_pad_batch_right_and_left():
-    ids = [[7, 8, 9], [5]]
-    types = [[0, 0, 1], [2]]
-    right = pad_batch(ids, types, np.array([0, 1]), Padding(0, 3, "right"))
-    assert right["input_ids"].tolist() == [[7, 8, 9], [5, 0, 0]]
-    assert right["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
-    assert right["token_type_ids"].tolist() == [[0, 0, 1], [2, 3, 3]]
-    left = pad_batch(ids, None, np.array([1, 0]), Padding(4, 0, "left"))
-    assert left["input_ids"].tolist() == [[4, 4, 5], [7, 8, 9]]
-    assert "token_type_ids" not in left
 
 
 def test_provider_resolution_never_falls_back_silently():

@@ -118,20 +118,42 @@ def test_chunk_boundaries_several_inputs_and_glob(tmp_path, deploy):
     assert lines[1].split(",")[1].endswith("a.tsv") and lines[-1].split(",")[1].endswith("b.tsv")
 
 
-def test_same_labels_shuffled_and_one_at_a_time(tmp_path, classifier):
-    """Issue 6: with the default variant, a phrase's label does not depend on its neighbours
-    or the batching. Probabilities agree within 1e-5 (float summation order only)."""
+def read_scored(path: Path) -> dict[str, tuple[int, np.ndarray]]:
+    """id -> (label, probabilities) from a `--format csv --probs` output."""
+    scored = {}
+    for line in path.read_text().splitlines()[1:]:
+        row_id, label, _, *probs = line.split(",")
+        scored[row_id] = (int(label), np.array([float(p) for p in probs]))
+    return scored
+
+
+def test_same_labels_as_is_shuffled_and_one_at_a_time(tmp_path, classifier):
+    """Issue 6: with the manifest's default variant, a phrase's label does not depend on its
+    neighbours or on the batching. The same rows are scored from the file as is (large
+    batches), shuffled (other neighbours, another token budget) and one row per chunk; labels
+    must be identical and probabilities equal within 1e-5 (float summation order only; the
+    output rounds them to 6 decimals)."""
     assert classifier.variant_name == classifier.manifest["default_variant"]
-    assert classifier.variant["batch_invariant"] is True
-    texts = [r[2] for r in toy_rows(200, seed=5)] + [" "]
-    as_is = classifier.probabilities(texts, batch_tokens=4096)
-    order = np.random.default_rng(0).permutation(len(texts))
-    shuffled = np.empty_like(as_is)
-    shuffled[order] = classifier.probabilities([texts[i] for i in order], batch_tokens=97)
-    single = np.concatenate([classifier.probabilities([t]) for t in texts])
-    for other in (shuffled, single):
-        np.testing.assert_array_equal(as_is.argmax(1), other.argmax(1))
-        np.testing.assert_allclose(as_is, other, atol=1e-5)
+    rows = [*toy_rows(300, seed=5), ("9999", "0", " ", 2)]
+    order = np.random.default_rng(0).permutation(len(rows))
+    scored = []
+    for name, ordered, batch_tokens, chunk_rows in (
+        ("as_is", rows, 4096, 8192),
+        ("shuffled", [rows[i] for i in order], 97, 8192),
+        ("single", rows, 4096, 1),
+    ):
+        source = tmp_path / f"{name}.tsv"
+        source.write_text("PhraseId\tPhrase\n" + "".join(f"{r[0]}\t{r[2]}\n" for r in ordered))
+        options = ScoreOptions(probs=True, batch_tokens=batch_tokens, chunk_rows=chunk_rows)
+        score_files(classifier, [str(source)], str(tmp_path / f"{name}.csv"), options)
+        scored.append(read_scored(tmp_path / f"{name}.csv"))
+    as_is, *others = scored
+    assert len(as_is) == len(rows)
+    for other in others:
+        assert other.keys() == as_is.keys()
+        for row_id, (label, probs) in as_is.items():
+            assert other[row_id][0] == label, row_id
+            np.testing.assert_allclose(other[row_id][1], probs, atol=1e-5)
 
 
 def test_missing_text_column_lists_columns(tmp_path, deploy):
@@ -198,7 +220,7 @@ def test_kaggle_needs_an_id_column(tmp_path, classifier):
         score_files(classifier, [str(source)], None, ScoreOptions(fmt="kaggle"))
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killed_run_leaves_no_output_that_looks_complete(tmp_path, deploy, how):
     source = tmp_path / "big.tsv.gz"
     rows = toy_rows(400, seed=9)
@@ -230,8 +252,10 @@ def test_killed_run_leaves_no_output_that_looks_complete(tmp_path, deploy, how):
     proc.send_signal(how)
     proc.wait(timeout=30)
     assert not out.exists()
-    if how == signal.SIGTERM:  # a graceful stop also removes the temporary file
+    if how != signal.SIGKILL:  # a graceful stop also removes the temporary file
         assert not list(tmp_path.glob(".out.csv.*.partial"))
+        assert proc.returncode == 128 + how
+        assert "Traceback" not in proc.stderr.read().decode()
 
 
 BLOCKER = """

