@@ -32,7 +32,8 @@ lint: venv
 # A short real run: train MiniLM on a slice of the data, export, score the test file.
 demo: venv
 	@test -f "$(DATA)" || { echo "no data at $(DATA): pass DATA=path/to/train.tsv[.gz]"; exit 2; }
-	$(BIN)/reviewscore train --data $(DATA) --out runs/demo --limit-rows $(DEMO_ROWS) --epochs 0.5
+	$(BIN)/reviewscore train --data $(DATA) --out runs/demo --overwrite \
+		--limit-rows $(DEMO_ROWS) --limit-valid-rows 2000 --epochs 1
 	$(BIN)/reviewscore export runs/demo --out deploy/demo
 	$(BIN)/reviewscore score deploy/demo $(TEST_DATA) -o runs/demo/submission.csv --format kaggle
 

@@ -181,7 +181,7 @@ def describe(variant: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=ROOT / "runs/minilm-ulmfit")
+    parser.add_argument("--run", type=Path, default=ROOT / "runs/minilm")
     parser.add_argument(
         "--data",
         type=Path,

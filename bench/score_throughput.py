@@ -13,13 +13,14 @@ needs its own virtual environment (field notes: ~153-162/s fp32, ~181-198/s int8
 Memory: peak RSS of the scorer process on a file and on the same file repeated 10x; a
 streaming scorer's peak stays flat.
 
-    .venv/bin/python bench/score_throughput.py --rows 20000             # ~5 min, 2 cores
-    .venv/bin/python bench/score_throughput.py --run runs/minilm-ulmfit  # all 66,292 rows
+    .venv/bin/python bench/score_throughput.py                  # all 66,292 rows, ~10 min
+    .venv/bin/python bench/score_throughput.py --rows 20000     # a prefix
     .venv/bin/python bench/score_throughput.py --deploy deploy/NAME
 
-The deploy folder is, in order of preference: --deploy as is; --run exported with fp32,
-int8-static and int8-dynamic variants; else a MiniLM with a random 5-class head (speed does
-not depend on the head's weights, labels do: accuracy is not measured here).
+The deploy folder is, in order of preference: --deploy as is; --run (default runs/minilm,
+the run bench/train_compare.py keeps) exported with fp32, int8-static and int8-dynamic
+variants; else a MiniLM with a random 5-class head (speed does not depend on the head's
+weights, labels do: accuracy is not measured here).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from reviewscore.score.classifier import DeployedClassifier
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "score_throughput"
 DATA = ROOT.parent / "shared" / "data"
+TRAINED_RUN = ROOT / "runs" / "minilm"
 PIPELINE_BATCH = 64
 MODEL_ONLY_BATCH = 64
 CPU_VARIANTS_SKIPPED = {"fp16": "fp16 is the CUDA variant; CPU onnxruntime runs it slower"}
@@ -210,7 +212,11 @@ def main() -> None:
     if args.deploy:
         deploy = args.deploy
     else:
-        run = args.run or random_head_run(OUT / "run-random-head", DATA / "train.tsv.gz")
+        run = args.run or (
+            TRAINED_RUN
+            if TRAINED_RUN.is_dir()
+            else random_head_run(OUT / "run-random-head", DATA / "train.tsv.gz")
+        )
         deploy = build_deploy(run, OUT / f"deploy-{run.name}")
     manifest = load_manifest(deploy)
     variants = args.variants or [v for v in manifest["variants"] if v not in CPU_VARIANTS_SKIPPED]

@@ -7,7 +7,7 @@ split (seed), the same training sentences (--train-rows, whole sentences) and th
 validation sentences (10% of all sentences, not limited by --train-rows).
 
 Each run is a real `reviewscore train` run folder under runs/; the most accurate one is
-moved to runs/minilm-ulmfit (the folder export and score benchmark against).
+moved to runs/minilm (the folder export and score benchmark against).
 
     .venv/bin/python bench/train_compare.py            # ~25-35 min on 2 shared cores
 """
@@ -54,7 +54,7 @@ def main() -> None:
         help="recipe:peak-lr pairs; the same peak lr for both recipes is the fair pair",
     )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--keep-as", default=str(ROOT / "runs/minilm-ulmfit"))
+    parser.add_argument("--keep-as", default=str(ROOT / "runs/minilm"))
     parser.add_argument("--out", default=str(ROOT / "bench/out/train_compare.json"))
     args = parser.parse_args()
 

@@ -104,6 +104,24 @@ def test_stdin_gzip_input_and_gzip_output(tmp_path, deploy):
     assert gzip.decompress(out.read_bytes()) == expected
 
 
+def test_output_to_a_named_pipe_is_written_in_place(tmp_path, classifier):
+    """A device or pipe (`-o /dev/null`) is written directly: the atomic rename used for
+    files would replace it with a regular file."""
+    import threading
+
+    source = rows_file(tmp_path / "in.tsv", 12)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    score_files(classifier, [str(source)], str(pipe), ScoreOptions(fmt="kaggle"))
+    reader.join(timeout=30)
+    assert pipe.is_fifo()
+    assert len(received[0].decode().splitlines()) == 1 + 12
+    assert not list(tmp_path.glob(".pipe.*"))
+
+
 def test_chunk_boundaries_several_inputs_and_glob(tmp_path, deploy):
     for name, seed in (("a.tsv", 1), ("b.tsv", 2)):
         rows_file(tmp_path / name, 23, seed)

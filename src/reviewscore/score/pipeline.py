@@ -9,6 +9,7 @@ behind inference.
 from __future__ import annotations
 
 import gzip
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -57,6 +58,9 @@ def _prefetched(
 def _open_output(stack: ExitStack, output: str | None) -> IO[str]:
     if output in (None, "-"):
         return sys.stdout
+    if os.path.exists(output) and not os.path.isfile(output):
+        # /dev/null, a named pipe: written in place; a rename would replace the device.
+        return stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
     tmp = stack.enter_context(atomic_path(output))
     if str(output).endswith(".gz"):
         return stack.enter_context(gzip.open(tmp, "wt", encoding="utf-8", newline=""))
