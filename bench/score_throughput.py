@@ -1,14 +1,15 @@
 """Scoring throughput, peers side by side in one run, on the same rows and threads.
 
     (a) transformers `pipeline`, PyTorch fp32, batch 64 (texts in memory, no file I/O)
+    (b) optimum's ORTModelForSequenceClassification through `pipeline`, fp32 and plain
+        dynamic int8 (avx2 config), batch 64: bench/optimum_peer.py, run in its own virtual
+        environment (--optimum-python) because optimum-onnx needs transformers < 4.58
     (c) `reviewscore score`, end to end: a CLI subprocess from the input file to an output
         file (process start, model load, reading, tokenising, writing all included), for
         every CPU variant of the deploy folder
     (d) model only: `session.run` over pre-tokenised, length-sorted batches of 64 rows, no
-        tokenisation, no I/O, on the same model files and session settings as (c)
-
-Peer (b), optimum's ORTModel, is skipped: optimum-onnx needs transformers < 4.58, so it
-needs its own virtual environment (field notes: ~153-162/s fp32, ~181-198/s int8 here).
+        tokenisation, no I/O, on (b)'s int8 file and on each of (c)'s model files, with the
+        scorer's session settings
 
 Memory: peak RSS of the scorer process on a file and on the same file repeated 10x; a
 streaming scorer's peak stays flat.
@@ -16,6 +17,7 @@ streaming scorer's peak stays flat.
     .venv/bin/python bench/score_throughput.py                  # all 66,292 rows, ~10 min
     .venv/bin/python bench/score_throughput.py --rows 20000     # a prefix
     .venv/bin/python bench/score_throughput.py --deploy deploy/NAME
+    .venv/bin/python bench/score_throughput.py --optimum-python /tmp/optvenv/bin/python
 
 The deploy folder is, in order of preference: --deploy as is; --run (default runs/minilm,
 the run bench/train_compare.py keeps) exported with fp32, int8-static and int8-dynamic
@@ -44,6 +46,7 @@ from reviewscore.data import LabelMode, read_reviews
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, pad_batch, plan_batches
 from reviewscore.score.classifier import DeployedClassifier
+from reviewscore.score.session import open_session
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "score_throughput"
@@ -169,8 +172,11 @@ def scorer_run(
     return rows, seconds, int(result.stdout.split()[-1]) / 1024
 
 
-def model_only_seconds(deploy: Path, variant: str, texts: list[str], threads: int) -> float:
-    """(d) seconds of `session.run` alone over length-sorted batches of 64 rows."""
+def model_only_seconds(
+    deploy: Path, variant: str, texts: list[str], threads: int, model_file: Path | None = None
+) -> float:
+    """(d) seconds of `session.run` alone over length-sorted batches of 64 rows, on the
+    variant's file or on `model_file` (same inputs and outputs, e.g. optimum's int8 file)."""
     classifier = DeployedClassifier.open(deploy, variant, threads=threads)
     encoded = classifier.encode(texts)
     order = np.argsort(encoded.lengths, kind="stable")
@@ -179,12 +185,29 @@ def model_only_seconds(deploy: Path, variant: str, texts: list[str], threads: in
         rows = order[start : start + MODEL_ONLY_BATCH]
         batch = pad_batch(encoded.ids, encoded.type_ids, rows, classifier.padding)
         feeds.append({name: batch[name] for name in classifier.input_names})
-    session = classifier.session.inner
+    if model_file is None:
+        session = classifier.session.inner
+    else:
+        session = open_session(model_file, threads=threads).inner
     session.run(["logits"], feeds[-1])  # type: ignore[attr-defined]  # warm-up, longest batch
     started = time.perf_counter()
     for feed in feeds:
         session.run(["logits"], feed)  # type: ignore[attr-defined]
     return time.perf_counter() - started
+
+
+def optimum_peer(
+    python: str, model_dir: Path, texts: list[str], threads: int, folder: Path
+) -> dict[str, Any]:
+    """(b) in its own interpreter: {rows, fp32_seconds, int8_seconds, int8_file}."""
+    texts_file = folder / "peer-texts.txt"
+    texts_file.write_text("\n".join(t.replace("\n", " ") for t in texts), encoding="utf-8")
+    command = [python, str(ROOT / "bench" / "optimum_peer.py"), str(model_dir), str(texts_file)]
+    command += [str(folder / "optimum"), "--threads", str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"bench/optimum_peer.py failed ({result.returncode}):\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def padded_tokens(lengths: np.ndarray, batch_tokens: int) -> int:
@@ -206,6 +229,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", nargs="*", help="Default: the manifest's CPU variants.")
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument(
+        "--optimum-python", help="Python of a venv with optimum[onnxruntime], for peer (b)."
+    )
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -239,6 +265,16 @@ def main() -> None:
             peer = texts[: args.pipeline_rows]
             seconds = pipeline_seconds(model_dir, peer, args.threads)
             record(f"(a) transformers pipeline fp32 bs{PIPELINE_BATCH}", len(peer), seconds)
+        if args.optimum_python and model_dir.is_dir():
+            peer = texts[: args.pipeline_rows]
+            got = optimum_peer(args.optimum_python, model_dir, peer, args.threads, folder)
+            for name in ("fp32", "int8"):
+                what = f"(b) optimum ORTModel pipeline {name} bs{PIPELINE_BATCH}"
+                record(what, got["rows"], got[f"{name}_seconds"])
+            seconds = model_only_seconds(
+                deploy, variants[0], texts, args.threads, Path(got["int8_file"])
+            )
+            record(f"(d) session.run only, (b)'s int8 file, bs{MODEL_ONLY_BATCH}", n, seconds)
         # (d) then (c) per variant, back to back: on a shared machine the load drifts, and
         # the pair that is compared should see the same load.
         end_to_end = {}

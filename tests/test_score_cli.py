@@ -21,7 +21,8 @@ CLI = [sys.executable, "-m", "reviewscore.cli", "score"]
 @pytest.fixture(scope="module")
 def deploy(tmp_path_factory) -> Path:
     """A deploy folder with its fp32 default, plus a copy of it listed as a variant whose
-    manifest entry says it is not batch-invariant (as dynamic int8 is)."""
+    manifest entry says it is not batch-invariant (as dynamic int8 is) and that it failed
+    the parity gate."""
     from reviewscore.export.deploy import export_run
 
     root = tmp_path_factory.mktemp("score-cli")
@@ -35,6 +36,10 @@ def deploy(tmp_path_factory) -> Path:
         "batch_invariant": False,
     }
     manifest["files"] = [*manifest["files"], "model.per-batch.onnx"]
+    manifest["parity"]["per-batch"] = {
+        "passed": False,
+        "failures": ["label agreement with PyTorch 97.40% < 98%"],
+    }
     write_manifest(root / "deploy", manifest)
     return root / "deploy"
 
@@ -100,6 +105,10 @@ def test_variant_that_is_not_batch_invariant_warns(tmp_path, deploy):
     assert chosen.stderr.splitlines()[0].endswith("variant per-batch")
     assert "warning: variant per-batch is not batch-invariant" in chosen.stderr
     assert "labels may depend on batching" in chosen.stderr
+    assert (
+        "warning: variant per-batch failed the export's parity gate (label agreement with "
+        "PyTorch 97.40% < 98%): the export exited 3" in chosen.stderr
+    )
     missing = score(str(deploy), str(source), "--variant", "int4", check=False)
     assert "no variant 'int4'; this folder has: fp32, per-batch" in missing.stderr
 

@@ -191,7 +191,9 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
     default="fusions",
     show_default=True,
     help="fp32 graph: onnxruntime transformer fusions (attention, LayerNorm, GELU), "
-    "falling back to basic where the architecture has none; int8/fp16 are built from it.",
+    "falling back to basic where the architecture has none. int8-dynamic and fp16 are "
+    "built from it; int8-static from the unfused graph (the QDQ quantiser cannot see "
+    "inside fused Attention), which onnxruntime fuses at load time.",
 )
 @click.option(
     "--default-variant",

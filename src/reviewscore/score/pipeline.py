@@ -29,7 +29,7 @@ from reviewscore.metrics import classification_metrics
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, Encoded, softmax
 from reviewscore.score.inputs import check_output_is_not_an_input
-from reviewscore.score.summary import ScoreSummary
+from reviewscore.score.summary import ScoreSummary, parity_failures
 from reviewscore.score.writers import Writer
 
 
@@ -82,6 +82,7 @@ def score_files(
         provider=classifier.provider,
         variant=classifier.variant_name,
         batch_invariant=bool(classifier.variant.get("batch_invariant", False)),
+        parity_failures=parity_failures(classifier.manifest, classifier.variant_name),
     )
     label_mode = LabelMode.REQUIRED if options.evaluate else LabelMode.IGNORED
     truth: list[np.ndarray] = []

@@ -20,6 +20,7 @@ class ScoreSummary:
     provider: str = ""
     variant: str = ""
     batch_invariant: bool = True
+    parity_failures: list[str] = field(default_factory=list)
     bad_lines: list[BadLine] = field(default_factory=list)
     metrics: ClassificationMetrics | None = None
 
@@ -49,4 +50,16 @@ def describe(summary: ScoreSummary) -> list[str]:
             "activation scales per batch): labels may depend on batching (--batch-tokens, "
             "neighbouring rows); use a batch-invariant variant where reproducibility matters"
         )
+    if summary.parity_failures:
+        lines.append(
+            f"warning: variant {summary.variant} failed the export's parity gate ("
+            + "; ".join(summary.parity_failures)
+            + "): the export exited 3, and this folder should not have been deployed"
+        )
     return lines
+
+
+def parity_failures(manifest: dict, variant: str) -> list[str]:
+    """What the export's parity gate found wrong with `variant` (empty when it passed or
+    was not checked): scoring still runs, as the folder is the user's, but says so."""
+    return list(manifest.get("parity", {}).get(variant, {}).get("failures", []))

@@ -6,6 +6,9 @@ default works offline. A hub id still works for users who can reach the hub.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +41,48 @@ def load_model(spec: str) -> tuple[Any, Any]:
 
     source = resolve_model(spec)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source,
-            num_labels=len(LABEL_NAMES),
-            id2label=dict(enumerate(LABEL_NAMES)),
-            label2id={name: i for i, name in enumerate(LABEL_NAMES)},
-        )
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+            model, loading = AutoModelForSequenceClassification.from_pretrained(
+                source,
+                num_labels=len(LABEL_NAMES),
+                id2label=dict(enumerate(LABEL_NAMES)),
+                label2id={name: i for i, name in enumerate(LABEL_NAMES)},
+                output_loading_info=True,
+            )
     except OSError as exc:
         raise ReviewscoreError(f"cannot load model {spec!r}: {exc}") from None
     if not tokenizer.is_fast:
         raise ReviewscoreError(f"model {spec!r} has no fast tokenizer (tokenizer.json)")
+    body_missing = sorted(set(loading["missing_keys"]) - head_parameter_names(model))
+    if body_missing:
+        shown = ", ".join(body_missing[:5]) + (" ..." if len(body_missing) > 5 else "")
+        warnings.warn(
+            f"model {spec!r}: {len(body_missing)} weight(s) outside the classification head "
+            f"were not in the checkpoint and start random: {shown}",
+            stacklevel=2,
+        )
     return model, tokenizer
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers 5 prints a load report to stdout listing the head's weights as MISSING
+    on every new run; that is expected, so it is silenced and `load_model` reports only the
+    surprising case (weights missing outside the head) itself."""
+    from transformers.utils import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
+
+
+def head_parameter_names(model: Any) -> set[str]:
+    """Names of the parameters the layer groups put in the head (a new run's fresh ones)."""
+    from reviewscore.train.layer_groups import find_layer_groups
+
+    head = {id(p) for p in find_layer_groups(model)[-1].params}
+    return {name for name, param in model.named_parameters() if id(param) in head}
