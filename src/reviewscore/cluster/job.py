@@ -9,13 +9,16 @@ the rows read: a lost or duplicated batch fails the job instead of passing unnot
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ray
 import ray.data
+from ray.exceptions import RayTaskError
 
 from reviewscore.cluster.reading import expand_inputs, read_report, read_reviews
 from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
@@ -118,7 +121,8 @@ def plan_actors(options: ClusterOptions) -> tuple[int, int]:
 
 
 def _user_error(exc: BaseException) -> ReviewscoreError | None:
-    """The ReviewscoreError a task raised, out of the exceptions Ray wrapped it in."""
+    """The ReviewscoreError a task raised, out of the exceptions Ray wrapped it in (a
+    RayTaskError also subclasses the error it wraps, but its message is a traceback)."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -126,10 +130,8 @@ def _user_error(exc: BaseException) -> ReviewscoreError | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ReviewscoreError):
-            return ReviewscoreError(
-                str(current).splitlines()[-1] if "\n" in str(current) else str(current)
-            )
+        if isinstance(current, ReviewscoreError) and not isinstance(current, RayTaskError):
+            return ReviewscoreError(str(current))
         todo += [current.__cause__, current.__context__, getattr(current, "cause", None)]
     return None
 
@@ -158,7 +160,7 @@ def score_to_folder(
     connect()
     actors, threads = plan_actors(options)
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = bool(progress)
+    context.enable_progress_bars = sys.stderr.isatty() if progress is None else progress
     summary = ClusterSummary(
         provider=f"Ray, {actors} actor(s) x {threads} thread(s)",
         variant=variant,
@@ -202,7 +204,11 @@ def score_to_folder(
             concurrency=actors,
         )
         try:
-            shards = [Shard(**record) for record in records.iter_rows()]
+            with warnings.catch_warnings():
+                # Ray's hint to raise override_num_blocks when an operator gets fewer
+                # inputs than workers: here a file is one input, by design.
+                warnings.filterwarnings("ignore", ".*but the operator only received", UserWarning)
+                shards = [Shard(**record) for record in records.iter_rows()]
         except Exception as exc:
             error = _user_error(exc)
             if error is None:

@@ -5,8 +5,9 @@ then scores batch after batch with the single-machine scorer's own code: `encode
 `logits_encoded` (length sort, token-budget batches, dynamic padding, session.run, input
 order restored). Nothing of the per-batch work is re-implemented here.
 
-A dead actor is Ray Data's business: it restarts the actor and retries the batch it held
-(`max_restarts`/`max_task_retries` below), and a batch's output only reaches the next stage
+A dead actor is Ray's business: it restarts the actor and retries the batch it held
+(`max_restarts`/`max_task_retries` below, set even though they are Ray Data's defaults: the
+guarantee must not hang on a default), and a batch's output only reaches the next stage
 once it has been computed whole, so a crash neither loses nor duplicates rows.
 """
 
@@ -124,4 +125,6 @@ def score_dataset(
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads,
         num_gpus=gpus_per_actor or None,
+        max_restarts=-1,
+        max_task_retries=-1,
     )

@@ -137,11 +137,7 @@ class OutputFolder:
     def __init__(self, output_dir: str | Path) -> None:
         self.target = Path(output_dir).resolve()
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(
-            tempfile.mkdtemp(
-                prefix=f".{self.target.name}.", suffix=".partial", dir=self.target.parent
-            )
-        )
+        self.tmp = self._sibling(".partial")
         self.attempts_dir = self.tmp / ATTEMPTS
         self.reports_dir = self.tmp / REPORTS
         self.attempts_dir.mkdir()
@@ -172,8 +168,9 @@ class OutputFolder:
         source_order: list[str],
         fmt: str,
     ) -> list[str]:
-        """Keep the reported files as `part-NNNNN` in input order, drop the stray ones, add
-        the bad rows, summary and marker, and put the folder in place. Returns the shards."""
+        """Keep the reported files as `part-NNNNN`, numbered in input order of their first
+        row (rows are not sorted across shards), drop the stray ones, add the bad rows,
+        summary and marker, and put the folder in place. Returns the shards' names."""
         rank = {source: k for k, source in enumerate(source_order)}
         ordered = sorted(shards, key=lambda s: (rank.get(s.source, len(rank)), s.source, s.line))
         names = []
@@ -195,11 +192,7 @@ class OutputFolder:
         """Rename over an empty folder, or swap out an earlier job's output (then delete it):
         a folder cannot be renamed over a non-empty one."""
         if self.target.exists() and any(self.target.iterdir()):
-            old = Path(
-                tempfile.mkdtemp(
-                    prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent
-                )
-            )
+            old = self._sibling(".old")
             os.replace(self.target, old / "previous")
             os.replace(self.tmp, self.target)
             shutil.rmtree(old)
