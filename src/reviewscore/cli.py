@@ -371,9 +371,9 @@ def export_command(
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=8192,
-    show_default=True,
-    help="Rows read, scored and written at a time (memory stays flat).",
+    default=None,
+    help="Rows read, scored and written at a time (memory stays flat). Default: 8192; "
+    "with --engine ray: 1024 (the rows an actor takes at a time).",
 )
 @click.option(
     "--on-bad-line",
@@ -423,7 +423,7 @@ def score_command(
     deploy_dir: Path,
     inputs: tuple[str, ...],
     output: str | None,
-    fmt: str,
+    fmt: str | None,
     probs: bool,
     text_column: str,
     id_column: str,
@@ -433,8 +433,8 @@ def score_command(
     threads: int | None,
     batch_tokens: int,
     max_length: int | None,
-    chunk_rows: int,
-    on_bad_line: str,
+    chunk_rows: int | None,
+    on_bad_line: str | None,
     evaluate: bool,
     progress: bool | None,
     engine: str,
@@ -467,7 +467,7 @@ def score_command(
                 "provider": provider,
                 "max_length": max_length,
                 "batch_tokens": batch_tokens,
-                "chunk_rows": chunk_rows,
+                "chunk_rows": chunk_rows,  # None: ClusterOptions' default
                 "actors": actors,
                 "threads": threads,
                 "gpus_per_actor": gpus_per_actor,
@@ -483,6 +483,7 @@ def score_command(
     fmt = fmt or "csv"
     on_bad_line = on_bad_line or "error"
     from reviewscore.data import Columns
+    from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
     from reviewscore.metrics import format_metrics
     from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.score.inputs import resolve_inputs
@@ -500,7 +501,7 @@ def score_command(
         probs=probs,
         columns=Columns(text=text_column, label=label_column, id=id_column),
         batch_tokens=batch_tokens,
-        chunk_rows=chunk_rows,
+        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         on_bad_line=on_bad_line,
         evaluate=evaluate,
     )
@@ -537,6 +538,7 @@ def _score_on_ray(
     from reviewscore.score.summary import describe
 
     columns = Columns(text=options.pop("text_column"), id=options.pop("id_column"))
+    options = {name: value for name, value in options.items() if value is not None}
     cluster_options = ClusterOptions(
         columns=columns, output_format=fmt, on_bad_line=on_bad_line, **options
     )

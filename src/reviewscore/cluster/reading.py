@@ -35,7 +35,7 @@ READABLE_SUFFIXES = TSV_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES
 # Ray Data glues what a task yields into blocks of up to 128 MiB, and a block goes to one
 # actor whole: a file would then be scored by a single actor. Small blocks spread it; the
 # scoring stage bundles them back up to its batch size.
-READ_BLOCK_BYTES = 256 * 1024
+READ_BLOCK_BYTES = 64 * 1024
 ROW_SCHEMA = pa.schema(
     [("source", pa.string()), ("line", pa.int64()), ("id", pa.string()), ("text", pa.string())]
 )

@@ -19,11 +19,15 @@ from typing import Any
 import numpy as np
 import ray.data
 
-from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import FolderError
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, softmax
+
+# Rows per actor call. Smaller than the local scorer's 8192-row chunks: a batch is the unit
+# of work an actor takes, and a file's last few batches should not keep one actor busy
+# while the others idle; 1024 rows still fill many token-budget batches to sort by length.
+DEFAULT_BATCH_ROWS = 1024
 
 
 class ScorerActor:
@@ -90,7 +94,7 @@ def score_dataset(
     variant: str | None = None,
     provider: str = "auto",
     max_length: int | None = None,
-    batch_rows: int = DEFAULT_CHUNK_ROWS,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
     batch_tokens: int = DEFAULT_BATCH_TOKENS,
     probs: bool = False,
     text_column: str = "text",
