@@ -34,7 +34,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 READABLE_SUFFIXES = TSV_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES
 # Ray Data glues what a task yields into blocks of up to 128 MiB, and a block goes to one
 # actor whole: a file would then be scored by a single actor. Small blocks spread it; the
-# scoring stage bundles them back up to its batch size.
+# scoring stage bundles them back up to its batch size (and the write stage to a shard).
 READ_BLOCK_BYTES = 64 * 1024
 ROW_SCHEMA = pa.schema(
     [("source", pa.string()), ("line", pa.int64()), ("id", pa.string()), ("text", pa.string())]
@@ -178,8 +178,8 @@ def read_reviews(
         raise ValueError(f"on_bad_line must be 'error' or 'skip', not {on_bad_line!r}")
     if on_bad_line == "skip" and reports_dir is None:
         raise ValueError("on_bad_line='skip' needs reports_dir, where skipped lines are listed")
-    files = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
     with _block_bytes(READ_BLOCK_BYTES):
+        files = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
         return files.map_batches(
             read_files,
             batch_size=1,
@@ -197,8 +197,9 @@ def read_reviews(
 
 @contextmanager
 def _block_bytes(size: int) -> Iterator[None]:
-    """Datasets created in this block use blocks of about `size` bytes (a Dataset keeps the
-    DataContext current at its creation; the caller's setting is restored after)."""
+    """Datasets created in this block use blocks of about `size` bytes: a pipeline keeps the
+    DataContext that was current when its first Dataset was made (here: the list of files),
+    so the setting holds downstream too; the caller's own setting is restored after."""
     context = ray.data.DataContext.get_current()
     previous = context.target_max_block_size
     context.target_max_block_size = size

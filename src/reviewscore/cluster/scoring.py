@@ -5,10 +5,10 @@ then scores batch after batch with the single-machine scorer's own code: `encode
 `logits_encoded` (length sort, token-budget batches, dynamic padding, session.run, input
 order restored). Nothing of the per-batch work is re-implemented here.
 
-A dead actor is Ray's business: it restarts the actor and retries the batch it held
-(`max_restarts`/`max_task_retries` below, set even though they are Ray Data's defaults: the
-guarantee must not hang on a default), and a batch's output only reaches the next stage
-once it has been computed whole, so a crash neither loses nor duplicates rows.
+A dead actor is Ray's business: Ray Data creates the pool with max_restarts=-1 and
+max_task_retries=-1, so the actor is restarted and the task it held is run again, and a
+task's output reaches the next stage only once computed whole. The job then checks rows
+read against rows written before publishing (job.py); tests/test_cluster.py kills an actor.
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ def score_dataset(
 
     `actors` actors each run an onnxruntime session with `threads` intra-op threads and
     reserve as many CPUs, plus `gpus_per_actor` GPUs (0.5 puts two actors on a GPU). Every
-    actor gets `batch_rows` rows at a time, which it splits into token-budget batches.
+    actor gets `batch_rows` rows at a time, which it splits into token-budget batches; a
+    block bigger than that goes to one actor whole, so feed it small blocks (`read_reviews`
+    does; for your own Dataset, lower DataContext.target_max_block_size before making it).
     """
     deploy_dir = check_deploy_dir(deploy_dir, variant)
     constructor: dict[str, Any] = {
@@ -129,6 +131,4 @@ def score_dataset(
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads,
         num_gpus=gpus_per_actor or None,
-        max_restarts=-1,
-        max_task_retries=-1,
     )
