@@ -284,3 +284,10 @@ def test_output_folder_must_not_be_foreign_or_hold_inputs(tmp_path, deploy):
     with pytest.raises(ReviewscoreError, match="not empty and not the output"):
         score_to_folder(deploy, [str(source)], tmp_path / "mine", ClusterOptions(actors=1))
     assert (tmp_path / "mine" / "a.tsv").exists()
+
+
+def test_more_actors_than_the_cluster_holds_is_a_clear_error(tmp_path, deploy):
+    source = write_toy_tsv(tmp_path / "a.tsv", 3)
+    with pytest.raises(ReviewscoreError, match=r"3 actor\(s\) x \(1 CPU, 0 GPU\) do not fit"):
+        score_to_folder(deploy, [str(source)], tmp_path / "out", ClusterOptions(actors=3))
+    assert not (tmp_path / "out").exists()
