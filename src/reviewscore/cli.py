@@ -371,9 +371,10 @@ def export_command(
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=None,
-    help="Rows read, scored and written at a time (memory stays flat). Default: 8192; "
-    "with --engine ray: 1024 (the rows an actor takes at a time).",
+    default=8192,
+    show_default=True,
+    help="Rows read, scored and written at a time (memory stays flat); with --engine ray, "
+    "the rows an actor takes at a time.",
 )
 @click.option(
     "--on-bad-line",
@@ -433,7 +434,7 @@ def score_command(
     threads: int | None,
     batch_tokens: int,
     max_length: int | None,
-    chunk_rows: int | None,
+    chunk_rows: int,
     on_bad_line: str | None,
     evaluate: bool,
     progress: bool | None,
@@ -467,7 +468,7 @@ def score_command(
                 "provider": provider,
                 "max_length": max_length,
                 "batch_tokens": batch_tokens,
-                "chunk_rows": chunk_rows,  # None: ClusterOptions' default
+                "chunk_rows": chunk_rows,
                 "actors": actors,
                 "threads": threads,
                 "gpus_per_actor": gpus_per_actor,
@@ -483,7 +484,6 @@ def score_command(
     fmt = fmt or "csv"
     on_bad_line = on_bad_line or "error"
     from reviewscore.data import Columns
-    from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
     from reviewscore.metrics import format_metrics
     from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.score.inputs import resolve_inputs
@@ -501,7 +501,7 @@ def score_command(
         probs=probs,
         columns=Columns(text=text_column, label=label_column, id=id_column),
         batch_tokens=batch_tokens,
-        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+        chunk_rows=chunk_rows,
         on_bad_line=on_bad_line,
         evaluate=evaluate,
     )

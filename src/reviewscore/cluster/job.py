@@ -21,12 +21,7 @@ import ray.data
 from ray.exceptions import RayTaskError
 
 from reviewscore.cluster.reading import expand_inputs, read_report, read_reviews
-from reviewscore.cluster.scoring import (
-    DEFAULT_BATCH_ROWS,
-    ScorerActor,
-    check_deploy_dir,
-    score_dataset,
-)
+from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
 from reviewscore.cluster.writing import (
     DEFAULT_SHARD_ROWS,
     OutputFolder,
@@ -35,6 +30,7 @@ from reviewscore.cluster.writing import (
     write_shards,
 )
 from reviewscore.data import BadLine, Columns
+from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import ReviewscoreError
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
@@ -52,7 +48,7 @@ class ClusterOptions:
     provider: str = "auto"
     max_length: int | None = None
     batch_tokens: int = DEFAULT_BATCH_TOKENS
-    chunk_rows: int = DEFAULT_BATCH_ROWS
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
     shard_rows: int = DEFAULT_SHARD_ROWS
     on_bad_line: str = "skip"
     actors: int | None = None
