@@ -353,7 +353,8 @@ def export_command(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="onnxruntime intra-op threads (default: physical cores).",
+    help="onnxruntime intra-op threads (default: physical cores; with --engine ray: per "
+    "actor, default 1).",
 )
 @click.option(
     "--batch-tokens",
