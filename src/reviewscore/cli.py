@@ -313,15 +313,15 @@ def export_command(
     "--output",
     default=None,
     help="Output file (written to a temporary file, renamed into place on success; "
-    "`.gz` compresses). Default: standard output.",
+    "`.gz` compresses). Default: standard output. With --engine ray: a folder (required).",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["kaggle", "csv", "tsv", "jsonl"]),
-    default="csv",
-    show_default=True,
-    help="kaggle: exactly `PhraseId,Sentiment`; the others: id, label, label name.",
+    type=click.Choice(["kaggle", "csv", "tsv", "jsonl", "parquet"]),
+    default=None,
+    help="kaggle: exactly `PhraseId,Sentiment`; the others: id, label, label name. "
+    "Default: csv; with --engine ray: parquet (ray writes parquet or tsv shards).",
 )
 @click.option("--probs", is_flag=True, help="Add the class probabilities (not with kaggle).")
 @click.option("--text-column", default="Phrase", show_default=True)
@@ -355,7 +355,8 @@ def export_command(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="onnxruntime intra-op threads (default: physical cores).",
+    help="onnxruntime intra-op threads (default: physical cores; with --engine ray: per "
+    "actor, default 1).",
 )
 @click.option(
     "--batch-tokens",
@@ -375,14 +376,15 @@ def export_command(
     type=click.IntRange(min=1),
     default=8192,
     show_default=True,
-    help="Rows read, scored and written at a time (memory stays flat).",
+    help="Rows read, scored and written at a time (memory stays flat); with --engine ray, "
+    "the rows an actor takes at a time.",
 )
 @click.option(
     "--on-bad-line",
     type=click.Choice(["error", "skip"]),
-    default="error",
-    show_default=True,
-    help="A row with the wrong number of fields: stop, or skip it and report it.",
+    default=None,
+    help="A row with the wrong number of fields: stop, or skip it and report it. "
+    "Default: error; with --engine ray: skip (listed in the folder's bad_rows.tsv).",
 )
 @click.option(
     "--evaluate",
@@ -394,11 +396,38 @@ def export_command(
     default=None,
     help="Progress bar (default: only when stderr is a terminal).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process; ray: a pool of actors on Ray Data, writing a folder of "
+    "shards (needs the [cluster] extra).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray only: join this cluster (auto, ray://HOST:10001); default: start Ray here.",
+)
+@click.option(
+    "--actors",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Ray only: scoring actors, each with one model session and --threads CPUs "
+    "(default: fill the cluster's CPUs, or its GPUs with --gpus-per-actor).",
+)
+@click.option(
+    "--gpus-per-actor",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Ray only: GPUs each actor reserves (0.5: two actors share a GPU; use with "
+    "onnxruntime-gpu and --provider cuda).",
+)
 def score_command(
     deploy_dir: Path,
     inputs: tuple[str, ...],
     output: str | None,
-    fmt: str,
+    fmt: str | None,
     probs: bool,
     text_column: str,
     id_column: str,
@@ -409,14 +438,54 @@ def score_command(
     batch_tokens: int,
     max_length: int | None,
     chunk_rows: int,
-    on_bad_line: str,
+    on_bad_line: str | None,
     evaluate: bool,
     progress: bool | None,
+    engine: str,
+    address: str | None,
+    actors: int | None,
+    gpus_per_actor: float,
 ) -> None:
     """Score INPUTS (TSV/CSV files, gzip too, globs, or - for stdin) with DEPLOY_DIR.
 
     Rows come out in input order, one per input row. Needs only the base install.
+
+    With --engine ray, INPUTS may also be folders and Parquet files, and -o is a folder of
+    shards with _SUCCESS, summary.json and bad_rows.tsv (see docs/ray.md).
     """
+    if engine == "ray":
+        _score_on_ray(
+            deploy_dir,
+            list(inputs),
+            output,
+            fmt=fmt or "parquet",
+            on_bad_line=on_bad_line or "skip",
+            evaluate=evaluate,
+            progress=progress,
+            address=address,
+            options={
+                "probs": probs,
+                "text_column": text_column,
+                "id_column": id_column,
+                "variant": variant,
+                "provider": provider,
+                "max_length": max_length,
+                "batch_tokens": batch_tokens,
+                "chunk_rows": chunk_rows,
+                "actors": actors,
+                "threads": threads,
+                "gpus_per_actor": gpus_per_actor,
+            },
+        )
+        return
+    ray_only = {"--address": address, "--actors": actors, "--gpus-per-actor": gpus_per_actor}
+    for name, value in ray_only.items():
+        if value:
+            raise click.UsageError(f"{name} needs --engine ray")
+    if fmt == "parquet":
+        raise click.UsageError("--format parquet needs --engine ray (it writes a folder)")
+    fmt = fmt or "csv"
+    on_bad_line = on_bad_line or "error"
     from reviewscore.data import Columns
     from reviewscore.metrics import format_metrics
     from reviewscore.score.classifier import DeployedClassifier
@@ -444,6 +513,47 @@ def score_command(
         click.echo(line, err=True)
     if summary.metrics is not None:
         click.echo(format_metrics(summary.metrics, tuple(classifier.labels)), err=True)
+
+
+def _score_on_ray(
+    deploy_dir: Path,
+    inputs: list[str],
+    output: str | None,
+    *,
+    fmt: str,
+    on_bad_line: str,
+    evaluate: bool,
+    progress: bool | None,
+    address: str | None,
+    options: dict,
+) -> None:
+    """`score --engine ray`: refuse what a folder of shards cannot do, then run the job."""
+    if output is None or output == "-":
+        raise click.UsageError("--engine ray writes a folder: give it with -o OUTPUT_DIR")
+    if "-" in inputs:
+        raise click.UsageError("--engine ray reads files, not standard input (`-`)")
+    if fmt not in ("parquet", "tsv"):
+        raise click.UsageError(f"--engine ray writes parquet or tsv shards, not {fmt}")
+    if evaluate:
+        raise click.UsageError("--evaluate needs --engine local")
+    from reviewscore.cluster import ClusterOptions, connect, score_to_folder
+    from reviewscore.data import Columns
+    from reviewscore.score.summary import describe
+
+    columns = Columns(text=options.pop("text_column"), id=options.pop("id_column"))
+    options = {name: value for name, value in options.items() if value is not None}
+    cluster_options = ClusterOptions(
+        columns=columns, output_format=fmt, on_bad_line=on_bad_line, **options
+    )
+    connect(address)
+    summary = score_to_folder(deploy_dir, inputs, output, cluster_options, progress=progress)
+    for line in describe(summary):
+        click.echo(line, err=True)
+    click.echo(
+        f"wrote {output}: {summary.shards} shard(s), {len(summary.bad_lines)} bad row(s) "
+        "in bad_rows.tsv",
+        err=True,
+    )
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

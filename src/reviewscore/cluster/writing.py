@@ -1,0 +1,202 @@
+"""The output folder of a Ray job: shards, `bad_rows.tsv`, `summary.json`, `_SUCCESS`.
+
+Write tasks put each batch in a file of its own under a fresh name and report it; only the
+files reported to the driver become shards. Ray Data delivers each batch's report exactly
+once, so a write that died half-way, or ran twice after a retry, leaves a stray file that is
+deleted, never a duplicate shard. Everything is built in a temporary sibling folder that is
+renamed into place only once the job has succeeded, so a folder with `_SUCCESS` is complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray.data
+
+from reviewscore.data import BadLine
+from reviewscore.errors import ReviewscoreError
+from reviewscore.files import write_json
+
+OUTPUT_FORMATS = ("parquet", "tsv")
+SUCCESS = "_SUCCESS"
+SUMMARY = "summary.json"
+BAD_ROWS = "bad_rows.tsv"
+ATTEMPTS = "_attempts"
+REPORTS = "_reports"
+DEFAULT_SHARD_ROWS = 65536
+
+
+def _tsv_writer(handle: Any) -> Any:
+    """The dialect of `reviewscore score --format tsv`: no quoting, backslash escapes."""
+    return csv.writer(
+        handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\"
+    )
+
+
+def _write_tsv(table: pa.Table, path: str) -> None:
+    columns = [
+        [f"{v:.6f}" for v in table[name].to_pylist()]
+        if name.startswith("p_")
+        else table[name].to_pylist()
+        for name in table.column_names
+    ]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = _tsv_writer(handle)
+        writer.writerow(table.column_names)
+        writer.writerows(zip(*columns, strict=True))
+
+
+def write_shard(batch: pa.Table, *, attempts_dir: str, fmt: str) -> pa.Table:
+    """The write task: one file per batch, under a name no other attempt uses; returns the
+    file's name, its row count and its first row (to order the shards like the inputs)."""
+    if batch.num_rows == 0:
+        return pa.table({"file": [], "rows": [], "source": [], "line": []})
+    name = f"{uuid.uuid4().hex}.{fmt}"
+    path = os.path.join(attempts_dir, name)
+    if fmt == "parquet":
+        pq.write_table(batch, path)
+    else:
+        _write_tsv(batch, path)
+    return pa.table(
+        {
+            "file": [name],
+            "rows": [batch.num_rows],
+            "source": [batch["source"][0].as_py()],
+            "line": [batch["line"][0].as_py()],
+        }
+    )
+
+
+def write_shards(
+    dataset: ray.data.Dataset,
+    attempts_dir: str | Path,
+    *,
+    fmt: str,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    concurrency: int | None = None,
+) -> ray.data.Dataset:
+    """A Dataset of one small record per file written (`file, rows, source, line`); the
+    files appear as it is consumed. Write tasks, like read tasks, reserve no CPU."""
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; choose from {OUTPUT_FORMATS}")
+    return dataset.map_batches(
+        write_shard,
+        batch_size=shard_rows,
+        batch_format="pyarrow",
+        fn_kwargs={"attempts_dir": str(attempts_dir), "fmt": fmt},
+        num_cpus=0,
+        compute=ray.data.TaskPoolStrategy(size=concurrency),
+    )
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A file a write task reported: its name under `_attempts`, rows, and first row."""
+
+    file: str
+    rows: int
+    source: str
+    line: int
+
+
+def is_job_output(path: Path) -> bool:
+    return (path / SUCCESS).is_file() and (path / SUMMARY).is_file()
+
+
+def check_output_dir(output_dir: Path, inputs: list[str]) -> None:
+    """The folder is replaced on success: it must be new, empty, or an earlier job's
+    output, and hold none of the inputs."""
+    target = output_dir.resolve()
+    if output_dir.exists():
+        if not output_dir.is_dir():
+            raise ReviewscoreError(f"output {output_dir} is a file; --engine ray writes a folder")
+        if any(output_dir.iterdir()) and not is_job_output(output_dir):
+            raise ReviewscoreError(
+                f"output folder {output_dir} is not empty and not the output of an earlier "
+                f"job (no {SUCCESS}); choose another -o folder"
+            )
+    for path in inputs:
+        if Path(path).resolve().is_relative_to(target):
+            raise ReviewscoreError(f"input {path} is inside the output folder {output_dir}")
+
+
+class OutputFolder:
+    """A temporary sibling of the output folder, published or deleted as the job ends."""
+
+    def __init__(self, output_dir: str | Path) -> None:
+        self.target = Path(output_dir).resolve()
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self._sibling(".partial")
+        self.attempts_dir = self.tmp / ATTEMPTS
+        self.reports_dir = self.tmp / REPORTS
+        self.attempts_dir.mkdir()
+        self.reports_dir.mkdir()
+
+    def _sibling(self, suffix: str) -> Path:
+        """A new hidden folder beside the target: same filesystem, so renames are atomic."""
+        name = f".{self.target.name}."
+        return Path(tempfile.mkdtemp(prefix=name, suffix=suffix, dir=self.target.parent))
+
+    def __enter__(self) -> OutputFolder:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)  # already renamed away on success
+
+    def publish(
+        self,
+        shards: list[Shard],
+        bad_lines: Iterable[BadLine],
+        summary: dict[str, Any],
+        *,
+        source_order: list[str],
+        fmt: str,
+    ) -> list[str]:
+        """Keep the reported files as `part-NNNNN`, numbered in input order of their first
+        row (rows are not sorted across shards), drop the stray ones, add the bad rows,
+        summary and marker, and put the folder in place. Returns the shards' names."""
+        rank = {source: k for k, source in enumerate(source_order)}
+        ordered = sorted(shards, key=lambda s: (rank.get(s.source, len(rank)), s.source, s.line))
+        names = []
+        for k, shard in enumerate(ordered):
+            names.append(f"part-{k:05d}.{fmt}")
+            os.replace(self.attempts_dir / shard.file, self.tmp / names[-1])
+        shutil.rmtree(self.attempts_dir)
+        shutil.rmtree(self.reports_dir)
+        with open(self.tmp / BAD_ROWS, "w", encoding="utf-8", newline="") as handle:
+            writer = _tsv_writer(handle)
+            writer.writerow(["source", "line", "message"])
+            writer.writerows((b.source, b.line, b.message) for b in bad_lines)
+        write_json(self.tmp / SUMMARY, {**summary, "shards": len(names)})
+        (self.tmp / SUCCESS).touch()
+        self._move_into_place()
+        return names
+
+    def _move_into_place(self) -> None:
+        """Rename over an empty folder, or swap out an earlier job's output (then delete it):
+        a folder cannot be renamed over a non-empty one."""
+        if self.target.exists() and any(self.target.iterdir()):
+            old = self._sibling(".old")
+            os.replace(self.target, old / "previous")
+            os.replace(self.tmp, self.target)
+            shutil.rmtree(old)
+        else:
+            if self.target.exists():
+                self.target.rmdir()
+            os.replace(self.tmp, self.target)
