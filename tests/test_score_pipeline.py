@@ -261,6 +261,9 @@ def test_killed_run_leaves_no_output_that_looks_complete(tmp_path, deploy, how):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored:
+        # give the scorer SIGINT's default, as a terminal would, wherever pytest runs.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 60
     while not list(tmp_path.glob(".out.csv.*.partial")) and time.time() < deadline:
