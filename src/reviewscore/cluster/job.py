@@ -34,7 +34,7 @@ from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import ReviewscoreError
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
-from reviewscore.score.summary import ScoreSummary, parity_failures
+from reviewscore.score.summary import ScoreSummary
 
 
 @dataclass(frozen=True)
@@ -162,11 +162,10 @@ def score_to_folder(
     actors, threads = plan_actors(options)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = sys.stderr.isatty() if progress is None else progress
-    summary = ClusterSummary(
-        provider=f"Ray, {actors} actor(s) x {threads} thread(s)",
-        variant=variant,
-        batch_invariant=bool(manifest["variants"][variant].get("batch_invariant", False)),
-        parity_failures=parity_failures(manifest, variant),
+    summary = ClusterSummary.for_variant(
+        manifest,
+        variant,
+        f"Ray, {actors} actor(s) x {threads} thread(s)",
         files=len(paths),
         actors=actors,
         threads=threads,

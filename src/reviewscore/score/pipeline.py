@@ -29,7 +29,7 @@ from reviewscore.metrics import classification_metrics
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, Encoded, softmax
 from reviewscore.score.inputs import check_output_is_not_an_input
-from reviewscore.score.summary import ScoreSummary, parity_failures
+from reviewscore.score.summary import ScoreSummary
 from reviewscore.score.writers import Writer
 
 
@@ -78,11 +78,8 @@ def score_files(
     """Score every row of every input, in order, into `output` (a path, or None/'-' for
     stdout). A path appears only when every row has been written (atomic rename)."""
     check_output_is_not_an_input(output, inputs)
-    summary = ScoreSummary(
-        provider=classifier.provider,
-        variant=classifier.variant_name,
-        batch_invariant=bool(classifier.variant.get("batch_invariant", False)),
-        parity_failures=parity_failures(classifier.manifest, classifier.variant_name),
+    summary = ScoreSummary.for_variant(
+        classifier.manifest, classifier.variant_name, classifier.provider
     )
     label_mode = LabelMode.REQUIRED if options.evaluate else LabelMode.IGNORED
     truth: list[np.ndarray] = []

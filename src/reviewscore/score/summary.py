@@ -1,14 +1,17 @@
 """What a scoring run reports on stderr: rows, time, throughput, provider and variant, the
-lines it skipped, and a warning when the variant's labels can depend on batching."""
+lines it skipped, and warnings when the variant's labels can depend on batching or when
+it failed the export's parity gate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from reviewscore.data import BadLine
 from reviewscore.metrics import ClassificationMetrics
 
 SHOWN_BAD_LINES = 5
+Summary = TypeVar("Summary", bound="ScoreSummary")
 
 
 @dataclass
@@ -23,6 +26,20 @@ class ScoreSummary:
     parity_failures: list[str] = field(default_factory=list)
     bad_lines: list[BadLine] = field(default_factory=list)
     metrics: ClassificationMetrics | None = None
+
+    @classmethod
+    def for_variant(
+        cls: type[Summary], manifest: dict, variant: str, provider: str, **extra: Any
+    ) -> Summary:
+        """A summary that knows what the deploy manifest says about `variant`: whether its
+        labels can depend on batching, and what the export's parity gate found wrong."""
+        return cls(
+            provider=provider,
+            variant=variant,
+            batch_invariant=bool(manifest["variants"][variant].get("batch_invariant", False)),
+            parity_failures=list(manifest.get("parity", {}).get(variant, {}).get("failures", [])),
+            **extra,
+        )
 
     @property
     def rows_per_second(self) -> float:
@@ -57,9 +74,3 @@ def describe(summary: ScoreSummary) -> list[str]:
             + "): the export exited 3, and this folder should not have been deployed"
         )
     return lines
-
-
-def parity_failures(manifest: dict, variant: str) -> list[str]:
-    """What the export's parity gate found wrong with `variant` (empty when it passed or
-    was not checked): scoring still runs, as the folder is the user's, but says so."""
-    return list(manifest.get("parity", {}).get(variant, {}).get("failures", []))
