@@ -1,7 +1,41 @@
-"""Test-wide settings: never reach a model hub, keep torch to the machine's two cores."""
+"""Test-wide settings (never reach a model hub) and the fixtures several modules share."""
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+EXPORTED_MAX_LENGTH = 24
+
+
+@dataclass(frozen=True)
+class Exported:
+    run: Path
+    deploy: Path
+    manifest: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """exported(arch): a tiny random run of `arch` (max length 24) and its default export,
+    built once per test session: the export and the scorer tests share them. Read-only."""
+    from reviewscore.export.deploy import export_run
+    from tiny_models import make_run
+
+    built: dict[str, Exported] = {}
+
+    def build(arch: str) -> Exported:
+        if arch not in built:
+            root = tmp_path_factory.mktemp(f"exported-{arch}")
+            make_run(root / "run", arch, max_length=EXPORTED_MAX_LENGTH)
+            manifest = export_run(root / "run", root / "deploy")
+            built[arch] = Exported(root / "run", root / "deploy", manifest)
+        return built[arch]
+
+    return build

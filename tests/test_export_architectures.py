@@ -14,9 +14,8 @@ ATTENTION_FUSED = {"bert", "roberta", "distilbert", "electra"}
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_architecture_exports_optimises_and_passes_parity(tmp_path, arch):
-    make_run(tmp_path / "run", arch, max_length=24)
-    manifest = export_run(tmp_path / "run", tmp_path / "deploy")
+def test_architecture_exports_optimises_and_passes_parity(exported, arch):
+    manifest = exported(arch).manifest
 
     assert manifest["model_type"] == arch
     assert manifest["padding_side"] == ("left" if arch == "xlnet" else "right")

@@ -16,15 +16,17 @@ from reviewscore.deploy_folder import load_manifest, sha256_file
 from reviewscore.errors import ReviewscoreError
 from reviewscore.export.deploy import VARIANT_FILES, ExportOptions, export_run
 from reviewscore.export.shapes import ShapeError, check_dynamic_shapes
-from tiny_models import make_model, make_run
+from tiny_models import keyword_rows, make_model, make_run, make_trained_model
 
 ALL = ("fp32", "int8-dynamic", "int8-static", "fp16")
 
 
 @pytest.fixture(scope="module")
 def deploy(tmp_path_factory):
+    """Every variant of the toy-trained model, whose margins int8 cannot cross on any CPU
+    (a random model's can: which labels flip then depends on the CPU's int8 kernels)."""
     root = tmp_path_factory.mktemp("variants")
-    make_run(root / "run", "bert", max_length=32)
+    make_run(root / "run", "bert", max_length=32, trained=True)
     export_run(root / "run", root / "deploy", ExportOptions(variants=ALL))
     return root / "deploy"
 
@@ -64,14 +66,32 @@ def test_every_variant_is_recorded_checked_and_loadable(deploy):
     for name, variant in variants.items():
         assert variant["file"] == VARIANT_FILES[name]
         ort.InferenceSession(str(deploy / variant["file"]), providers=["CPUExecutionProvider"])
-        assert manifest["shape_checks"][name]["checked"] in (True, False)
         figures = manifest["parity"][name]
         assert figures["passed"], (name, figures)
-        if figures["checked"]:
-            assert 0.0 <= figures["labels_moved_between_batchings"] <= 1.0
-    assert manifest["shape_checks"]["int8-static"]["checked"] is True
+        if name != "fp16":  # the CPU provider may lack fp16 kernels: recorded as not checked
+            assert manifest["shape_checks"][name]["checked"] is True
+            assert figures["checked"] is True and figures["rows"] == 60
+        if figures["checked"] and variant["batch_invariant"]:
+            assert figures["labels_moved_between_batchings"] == 0.0, name
     sizes = {v: (deploy / variants[v]["file"]).stat().st_size for v in variants}
     assert sizes["int8-dynamic"] < sizes["fp32"] and sizes["fp16"] < sizes["fp32"]
+
+
+def test_int8_moves_logits_far_less_than_the_trained_margins(deploy):
+    """Why the int8 figures above hold on every CPU: int8 kernels differ between CPU families
+    (AVX2 vs VNNI), but the test model's smallest margin dwarfs what int8 moves."""
+    import torch
+
+    model, tokenizer = make_trained_model()
+    texts = [row[2] for row in keyword_rows(60, seed=1)]  # make_run's validation rows
+    with torch.no_grad():
+        logits = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.numpy()
+    top_two = np.sort(logits, axis=1)[:, -2:]
+    smallest_margin = float((top_two[:, 1] - top_two[:, 0]).min())
+    parity = load_manifest(deploy)["parity"]
+    int8_moves = max(parity[v]["max_abs_logit_diff"] for v in ("int8-dynamic", "int8-static"))
+    assert smallest_margin > 1.0
+    assert smallest_margin > 5 * int8_moves, (smallest_margin, int8_moves)
 
 
 def test_deploy_folder_scores_without_torch_or_transformers(deploy, tmp_path):
@@ -111,7 +131,7 @@ def test_deploy_folder_scores_without_torch_or_transformers(deploy, tmp_path):
 
     import torch
 
-    model, tokenizer = make_model("bert")
+    model, tokenizer = make_trained_model()
     with torch.no_grad():
         expected = [model(**tokenizer(t, return_tensors="pt")).logits[0].numpy() for t in texts]
     np.testing.assert_allclose(scored["fp32"], expected, atol=1e-4)

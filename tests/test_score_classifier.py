@@ -8,23 +8,21 @@ import pytest
 from reviewscore.score import session as session_module
 from reviewscore.score.classifier import DeployedClassifier
 from reviewscore.score.session import CPU, CUDA, ProviderError, Session, resolve_providers
-from tiny_models import ARCHITECTURES, make_run, toy_rows
+from tiny_models import ARCHITECTURES, toy_rows
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_logits_match_pytorch_row_by_row(tmp_path, arch):
+def test_logits_match_pytorch_row_by_row(exported, arch):
     """Sorting, token-budget batches and padding (left for XLNet) change nothing."""
     import torch
 
-    from reviewscore.export.deploy import export_run
     from reviewscore.run_model import load_run_model
 
-    make_run(tmp_path / "run", arch)
-    export_run(tmp_path / "run", tmp_path / "deploy")
-    classifier = DeployedClassifier.open(tmp_path / "deploy", threads=1)
+    folders = exported(arch)
+    classifier = DeployedClassifier.open(folders.deploy, threads=1)
     texts = [r[2] for r in toy_rows(40, seed=3)] + [" ", "a"]
     got = classifier.logits(texts, batch_tokens=50)
-    loaded = load_run_model(tmp_path / "run")
+    loaded = load_run_model(folders.run)
     with torch.no_grad():
         expected = np.concatenate(
             [
@@ -50,13 +48,9 @@ def test_both_onnxruntime_distributions_are_refused(monkeypatch):
         session_module.check_single_onnxruntime()
 
 
-def test_io_binding_path_gives_the_same_logits(tmp_path):
+def test_io_binding_path_gives_the_same_logits(exported):
     """The CUDA path binds inputs/outputs; the same binding calls run on CPU here."""
-    from reviewscore.export.deploy import export_run
-
-    make_run(tmp_path / "run", "bert")
-    export_run(tmp_path / "run", tmp_path / "deploy")
-    classifier = DeployedClassifier.open(tmp_path / "deploy", threads=1)
+    classifier = DeployedClassifier.open(exported("bert").deploy, threads=1)
     texts = [r[2] for r in toy_rows(30)]
     plain = classifier.logits(texts)
     classifier.session = Session(inner=classifier.session.inner, provider=CUDA)
@@ -64,13 +58,11 @@ def test_io_binding_path_gives_the_same_logits(tmp_path):
     np.testing.assert_allclose(classifier.logits(texts), plain, atol=1e-6)
 
 
-def test_unknown_variant_and_too_long_max_length(tmp_path):
+def test_unknown_variant_and_too_long_max_length(exported):
     from reviewscore.errors import FolderError
-    from reviewscore.export.deploy import export_run
 
-    make_run(tmp_path / "run", "bert", max_length=32)
-    export_run(tmp_path / "run", tmp_path / "deploy")
+    deploy = exported("bert").deploy
     with pytest.raises(FolderError, match="no variant 'int4'; this folder has: fp32"):
-        DeployedClassifier.open(tmp_path / "deploy", "int4")
-    with pytest.raises(FolderError, match="exceeds the model's max length 32"):
-        DeployedClassifier.open(tmp_path / "deploy", max_length=64)
+        DeployedClassifier.open(deploy, "int4")
+    with pytest.raises(FolderError, match="exceeds the model's max length 24"):
+        DeployedClassifier.open(deploy, max_length=64)

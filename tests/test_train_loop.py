@@ -103,6 +103,7 @@ def test_same_seed_same_weights_and_frozen_groups_stay_put(setup):
     assert moved and all(k.startswith(trained) for k in moved)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_completed_stage(setup, monkeypatch):
     root = setup[0]
     config = config_for(
@@ -160,6 +161,7 @@ def test_recover_finishes_a_committed_save_and_drops_an_uncommitted_one(setup):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["roberta", "distilbert", "xlnet", "xlm", "mpnet", "electra"])
 def test_every_architecture_trains_and_reloads(tmp_path, arch):
     model, tokenizer = make_model(arch)

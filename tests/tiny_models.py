@@ -1,7 +1,14 @@
-"""Tiny random models and a locally built tokenizer, so tests never touch a model hub."""
+"""Tiny models and a locally built tokenizer, so tests never touch a model hub.
+
+`make_model` gives random weights (what training tests start from). `make_trained_model`
+trains one briefly on the separable toy task below, so its logits have real margins: a
+random model's top two logits differ by ~1e-3, below int8 rounding, so which labels int8
+flips would depend on the CPU's int8 kernels (AVX2 vs VNNI) and so would the tests.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from reviewscore.data import Columns, read_reviews, write_reviews_csv
@@ -144,9 +151,63 @@ def make_model(arch: str, seed: int = 0):
     return model, tokenizer
 
 
-def make_run(path: Path, arch: str = "bert", *, max_length: int = 48, seed: int = 0) -> RunFolder:
-    """A complete run folder holding a tiny random model, as `train` would leave it."""
-    model, tokenizer = make_model(arch, seed=seed)
+TRAIN_STEPS = 150
+TRAIN_BATCH = 32
+
+
+@functools.cache
+def _trained_bert_state() -> dict:
+    """Weights of the seed-0 tiny bert after TRAIN_STEPS of Adam on `keyword_rows`, the rate
+    decaying linearly to zero; computed once per process.
+
+    Training a model this small is chaotic: other seeds, rates or the counting task of
+    `toy_rows` stall at 40-80% accuracy. This one reaches accuracy 1.0 on `make_run`'s
+    validation rows with a smallest top-two logit margin of ~3.5 (int8 moves logits by ~0.05),
+    and gives the same figures with its start nudged by 1e-12 or 1e-8. It runs in float64 on
+    one thread, without dropout, so CPU families (whose kernels sum in other orders, ~1e-16
+    apart) and whatever ran earlier in the process (the global RNG) cannot change it."""
+    import torch
+
+    model, tokenizer = make_model("bert", seed=0)
+    model.double()
+    rows = keyword_rows(2000, seed=100)
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / TRAIN_STEPS)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(TRAIN_STEPS):  # eval mode all along: no dropout
+            picks = torch.randint(len(rows), (TRAIN_BATCH,), generator=generator).tolist()
+            batch = tokenizer([rows[i][2] for i in picks], padding=True, return_tensors="pt")
+            labels = torch.tensor([rows[i][3] for i in picks])
+            loss = model(**batch, labels=labels).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    finally:
+        torch.set_num_threads(threads)
+    return {name: value.float() for name, value in model.state_dict().items()}
+
+
+def make_trained_model():
+    """(model, tokenizer): the tiny bert trained on `keyword_rows`, whose labels have real
+    margins (see `_trained_bert_state`); eval mode, float32."""
+    model, tokenizer = make_model("bert", seed=0)
+    model.load_state_dict(_trained_bert_state())
+    return model, tokenizer
+
+
+def make_run(
+    path: Path, arch: str = "bert", *, max_length: int = 48, seed: int = 0, trained: bool = False
+) -> RunFolder:
+    """A complete run folder holding a tiny model, as `train` would leave it: random weights
+    validated on `toy_rows`, or with `trained` (bert, seed 0 only) the keyword-trained model
+    validated on `keyword_rows`, whose labels int8 cannot flip on any CPU."""
+    if trained and (arch, seed) != ("bert", 0):
+        raise ValueError("only the seed-0 bert has a trained version")
+    model, tokenizer = make_trained_model() if trained else make_model(arch, seed=seed)
     run = RunFolder(Path(path))
     model.save_pretrained(run.model_dir)
     tokenizer.save_pretrained(run.model_dir)
@@ -161,7 +222,8 @@ def make_run(path: Path, arch: str = "bert", *, max_length: int = 48, seed: int 
             stages_completed=1,
         )
     )
-    toy = write_toy_tsv(Path(path) / "toy_valid.tsv", 60, seed=seed + 1)
+    rows = keyword_rows if trained else toy_rows
+    toy = write_toy_tsv(Path(path) / "toy_valid.tsv", 60, seed=seed + 1, rows=rows)
     write_reviews_csv(run.valid_path, read_reviews(str(toy)))
     toy.unlink()
     return run
@@ -190,13 +252,37 @@ def toy_rows(n: int, seed: int = 0) -> list[tuple[str, str, str, int]]:
     return rows
 
 
-def write_toy_tsv(path: Path, n: int, seed: int = 0, *, labels: bool = True) -> Path:
+KEYWORDS = {
+    0: ["awful", "worst", "hate"],
+    1: ["bad", "dull", "weak", "boring"],
+    3: ["good", "fine", "fun"],
+    4: ["great", "best", "love", "superb"],
+}
+
+
+def keyword_rows(n: int, seed: int = 0) -> list[tuple[str, str, str, int]]:
+    """Rows of an easier toy task, the one `make_trained_model` learns: one keyword of the
+    label's list among filler words (none for label 2, neutral)."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = rng.randrange(5)
+        words = [rng.choice(FILLER) for _ in range(rng.randrange(1, 12))]
+        if label in KEYWORDS:
+            words.insert(rng.randrange(len(words) + 1), rng.choice(KEYWORDS[label]))
+        rows.append((str(1000 + i), str(i // 3), " ".join(words), label))
+    return rows
+
+
+def write_toy_tsv(path: Path, n: int, seed: int = 0, *, labels: bool = True, rows=toy_rows) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = ["PhraseId", "SentenceId", "Phrase"] + (["Sentiment"] if labels else [])
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\t".join(header) + "\n")
-        for pid, sid, text, label in toy_rows(n, seed):
+        for pid, sid, text, label in rows(n, seed):
             cells = [pid, sid, text] + ([str(label)] if labels else [])
             handle.write("\t".join(cells) + "\n")
     return path
