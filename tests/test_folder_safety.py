@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -201,6 +203,25 @@ def test_export_replaces_an_earlier_deploy_folder_and_cleans_dead_staging(
     assert live.exists() and elsewhere.exists()
     leftovers = {p.name for p in root.iterdir() if p.name.startswith(".")}
     assert leftovers == {live.name, elsewhere.name}
+
+
+def test_an_export_killed_mid_build_is_cleaned_by_the_next(root, monkeypatch, capsys):
+    deploy = root / "deploy"
+    command = [sys.executable, "-m", "reviewscore.cli", "export", root / "run", "--out", deploy]
+    killed = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pattern = f".deploy.{STAGING_MARK}.*/new/*"
+    deadline = time.monotonic() + 120
+    while not list(root.glob(pattern)) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait() == -signal.SIGKILL, "the export ended before it could be killed"
+    assert list(root.glob(f".deploy.{STAGING_MARK}.*")) and not deploy.exists()
+
+    args = ("export", root / "run", "--out", deploy, *FAST_EXPORT)
+    code, _, err = reviewscore(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert (deploy / "manifest.json").is_file()
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".")]
 
 
 def test_export_into_an_empty_folder(root, monkeypatch, capsys):
