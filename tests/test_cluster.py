@@ -286,7 +286,7 @@ def test_without_ray_the_error_names_the_extra(tmp_path, deploy):
 
 def test_output_folder_must_not_be_foreign_or_hold_inputs(tmp_path, deploy):
     source = write_toy_tsv(tmp_path / "mine" / "a.tsv", 3)
-    with pytest.raises(ReviewscoreError, match="not empty and not the output"):
+    with pytest.raises(ReviewscoreError, match="holds the input"):
         score_to_folder(deploy, [str(source)], tmp_path / "mine", ClusterOptions(actors=1))
     assert (tmp_path / "mine" / "a.tsv").exists()
 

@@ -68,7 +68,12 @@ def _train_config(recipe: str | None, options: dict):
 
 @cli.command("train")
 @_data_options
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run folder to create: new or empty, or an earlier run (with --overwrite, --resume).",
+)
 @click.option("--epochs", type=float, help="Epochs per unfreezing stage, may be fractional (1).")
 @click.option("--unfreeze", help="Groups trained per stage, from the top (ulmfit: 1,2,3,all).")
 @click.option(
@@ -86,7 +91,13 @@ def _train_config(recipe: str | None, options: dict):
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--resume", is_flag=True, help="Continue --out from its last completed stage.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --out if it is an earlier run folder (has run.json), once the new run has "
+    "saved its first checkpoint. Never a folder holding other files, the --data file or the "
+    "--model, nor the working directory, home or /.",
+)
 def train_command(out: Path, device: str, resume: bool, overwrite: bool, **options) -> None:
     """Fine-tune a classifier on labelled phrases into the run folder --out.
 
@@ -174,7 +185,9 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
     "out_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Deploy folder to write (replaced only once the export has succeeded).",
+    help="Deploy folder to write: new, empty, or an earlier deploy folder (has its "
+    "manifest.json), which is replaced only once the export has succeeded. Never a folder "
+    "holding other files or RUN_DIR, nor the working directory, home or /.",
 )
 @click.option(
     "--quantize",
@@ -312,8 +325,10 @@ def export_command(
     "-o",
     "--output",
     default=None,
-    help="Output file (written to a temporary file, renamed into place on success; "
-    "`.gz` compresses). Default: standard output. With --engine ray: a folder (required).",
+    help="Output file (written to a temporary file, renamed into place on success, "
+    "replacing any file there; `.gz` compresses). Default: standard output. With --engine "
+    "ray: a folder (required): new, empty, or an earlier job's output (has _SUCCESS), "
+    "which is replaced.",
 )
 @click.option(
     "--format",

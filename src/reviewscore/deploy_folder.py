@@ -40,6 +40,15 @@ def write_manifest(deploy_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
     return manifest
 
 
+def is_deploy_folder(path: Path) -> bool:
+    """Whether `path` is an earlier export's folder (its manifest says so), which a new
+    export may replace; no other non-empty folder may be."""
+    try:
+        return read_json(Path(path) / MANIFEST).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def load_manifest(deploy_dir: Path, *, verify: bool = True) -> dict[str, Any]:
     """Read the manifest; with `verify`, refuse a folder whose files are missing or changed."""
     path = Path(deploy_dir) / MANIFEST

@@ -36,6 +36,12 @@ class RunInfo:
     format: str = FORMAT
 
 
+def is_run_folder(path: Path) -> bool:
+    """Whether `path` is an earlier run (it has run.json), which `train --overwrite` may
+    replace; no other non-empty folder may be."""
+    return (Path(path) / RUN_INFO).is_file()
+
+
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
@@ -65,7 +71,7 @@ class RunFolder:
         return self.path / "plots"
 
     def exists(self) -> bool:
-        return self.info_path.is_file()
+        return is_run_folder(self.path)
 
     def read_info(self) -> RunInfo:
         if not self.info_path.is_file():

@@ -24,15 +24,17 @@ from reviewscore.cluster.reading import expand_inputs, read_report, read_reviews
 from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
 from reviewscore.cluster.writing import (
     DEFAULT_SHARD_ROWS,
+    OUTPUT_KIND,
     OutputFolder,
     Shard,
-    check_output_dir,
+    is_job_output,
     write_shards,
 )
 from reviewscore.data import BadLine, Columns
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import ReviewscoreError
+from reviewscore.files import check_replaceable, replace_folder
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.summary import ScoreSummary
 
@@ -154,7 +156,8 @@ def score_to_folder(
     """
     paths = expand_inputs(inputs)
     output_dir = Path(output_dir)
-    check_output_dir(output_dir, paths)
+    inputs = [*paths, deploy_dir]
+    check_replaceable(output_dir, OUTPUT_KIND, is_job_output, inputs)  # before Ray starts
     deploy = check_deploy_dir(deploy_dir, options.variant)
     manifest = load_manifest(deploy, verify=False)
     variant = options.variant or manifest["default_variant"]
@@ -173,7 +176,8 @@ def score_to_folder(
         output_dir=str(output_dir),
     )
     started = time.perf_counter()
-    with OutputFolder(output_dir) as folder:
+    with replace_folder(output_dir, OUTPUT_KIND, is_job_output, inputs) as build:
+        folder = OutputFolder(build)
         rows = read_reviews(
             paths,
             options.columns,
@@ -231,7 +235,7 @@ def score_to_folder(
                 f"({summary.rows}) differ: not publishing {output_dir}"
             )
         summary.seconds = time.perf_counter() - started
-        names = folder.publish(
+        names = folder.finish(
             shards,
             summary.bad_lines,
             summary.to_json(),

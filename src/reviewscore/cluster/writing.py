@@ -3,8 +3,9 @@
 Write tasks put each batch in a file of its own under a fresh name and report it; only the
 files reported to the driver become shards. Ray Data delivers each batch's report exactly
 once, so a write that died half-way, or ran twice after a retry, leaves a stray file that is
-deleted, never a duplicate shard. Everything is built in a temporary sibling folder that is
-renamed into place only once the job has succeeded, so a folder with `_SUCCESS` is complete.
+deleted, never a duplicate shard. Everything is built in a hidden staging sibling that is
+swapped into place only once the job has succeeded (files.replace_folder), so a folder with
+`_SUCCESS` is complete, and -o replaces only an earlier job's output or an empty folder.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
@@ -25,7 +24,6 @@ import pyarrow.parquet as pq
 import ray.data
 
 from reviewscore.data import BadLine
-from reviewscore.errors import ReviewscoreError
 from reviewscore.files import write_json
 
 OUTPUT_FORMATS = ("parquet", "tsv")
@@ -114,52 +112,21 @@ def is_job_output(path: Path) -> bool:
     return (path / SUCCESS).is_file() and (path / SUMMARY).is_file()
 
 
-def check_output_dir(output_dir: Path, inputs: list[str]) -> None:
-    """The folder is replaced on success: it must be new, empty, or an earlier job's
-    output, and hold none of the inputs."""
-    target = output_dir.resolve()
-    if output_dir.exists():
-        if not output_dir.is_dir():
-            raise ReviewscoreError(f"output {output_dir} is a file; --engine ray writes a folder")
-        if any(output_dir.iterdir()) and not is_job_output(output_dir):
-            raise ReviewscoreError(
-                f"output folder {output_dir} is not empty and not the output of an earlier "
-                f"job (no {SUCCESS}); choose another -o folder"
-            )
-    for path in inputs:
-        if Path(path).resolve().is_relative_to(target):
-            raise ReviewscoreError(f"input {path} is inside the output folder {output_dir}")
+OUTPUT_KIND = f"job output folder (with {SUCCESS})"
 
 
 class OutputFolder:
-    """A temporary sibling of the output folder, published or deleted as the job ends."""
+    """The job's files, gathered in the folder that files.replace_folder builds and swaps
+    in once the job has succeeded."""
 
-    def __init__(self, output_dir: str | Path) -> None:
-        self.target = Path(output_dir).resolve()
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self._sibling(".partial")
+    def __init__(self, build_dir: Path) -> None:
+        self.tmp = build_dir
         self.attempts_dir = self.tmp / ATTEMPTS
         self.reports_dir = self.tmp / REPORTS
         self.attempts_dir.mkdir()
         self.reports_dir.mkdir()
 
-    def _sibling(self, suffix: str) -> Path:
-        """A new hidden folder beside the target: same filesystem, so renames are atomic."""
-        name = f".{self.target.name}."
-        return Path(tempfile.mkdtemp(prefix=name, suffix=suffix, dir=self.target.parent))
-
-    def __enter__(self) -> OutputFolder:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)  # already renamed away on success
-
-    def publish(
+    def finish(
         self,
         shards: list[Shard],
         bad_lines: Iterable[BadLine],
@@ -170,7 +137,7 @@ class OutputFolder:
     ) -> list[str]:
         """Keep the reported files as `part-NNNNN`, numbered in input order of their first
         row (rows are not sorted across shards), drop the stray ones, add the bad rows,
-        summary and marker, and put the folder in place. Returns the shards' names."""
+        summary and marker. Returns the shards' names."""
         rank = {source: k for k, source in enumerate(source_order)}
         ordered = sorted(shards, key=lambda s: (rank.get(s.source, len(rank)), s.source, s.line))
         names = []
@@ -185,18 +152,4 @@ class OutputFolder:
             writer.writerows((b.source, b.line, b.message) for b in bad_lines)
         write_json(self.tmp / SUMMARY, {**summary, "shards": len(names)})
         (self.tmp / SUCCESS).touch()
-        self._move_into_place()
         return names
-
-    def _move_into_place(self) -> None:
-        """Rename over an empty folder, or swap out an earlier job's output (then delete it):
-        a folder cannot be renamed over a non-empty one."""
-        if self.target.exists() and any(self.target.iterdir()):
-            old = self._sibling(".old")
-            os.replace(self.target, old / "previous")
-            os.replace(self.tmp, self.target)
-            shutil.rmtree(old)
-        else:
-            if self.target.exists():
-                self.target.rmdir()
-            os.replace(self.tmp, self.target)

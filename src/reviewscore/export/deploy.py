@@ -1,5 +1,6 @@
-"""Run folder -> deploy folder, built in a temporary folder and renamed into place, so a
-crashed export never leaves a folder that looks deployable.
+"""Run folder -> deploy folder, built in a hidden staging sibling and swapped into place
+(files.replace_folder), so a crashed export never leaves a folder that looks deployable, and
+--out replaces only an earlier deploy folder or an empty one.
 
 Steps: fp32 graph + tokenizer.json -> optimised fp32 (model.onnx) -> int8 / fp16 variants
 from it -> dynamic-shape sweep of every variant -> parity gate through the scorer's
@@ -11,13 +12,12 @@ folder (its manifest records the figures and `passed: false`) and then raises Pa
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reviewscore.deploy_folder import write_manifest
+from reviewscore.deploy_folder import is_deploy_folder, write_manifest
 from reviewscore.errors import ReviewscoreError
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.onnx_graph import DEFAULT_OPSET, export_onnx
@@ -33,6 +33,7 @@ from reviewscore.export.quantize import (
 from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
+from reviewscore.files import replace_folder
 from reviewscore.run_model import load_run_model
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -84,20 +85,14 @@ def export_run(
     *,
     echo: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Export the run's model; returns the manifest written. Raises ParityError (after
-    writing the folder) when a variant fails its parity check."""
+    """Export the run's model; returns the manifest written. Raises FolderError, touching
+    nothing, when `out_dir` is not new, empty or a deploy folder, or is or holds an input;
+    ParityError (after writing the folder) when a variant fails its parity check."""
     options = options or ExportOptions()
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    inputs = [run_dir, *filter(None, (options.parity_data, options.calibration))]
+    with replace_folder(out_dir, "deploy folder", is_deploy_folder, inputs) as staging:
         manifest = _build(Path(run_dir), staging, options, echo)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     message = failures_message(manifest.get("parity", {}))
     if message:
         raise ParityError(f"{message} (figures in {out_dir / 'manifest.json'})")

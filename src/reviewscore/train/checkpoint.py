@@ -2,8 +2,9 @@
 
 A stage is saved into model.next/ (with a stage marker written last), then history.json,
 then run.json, whose `stages_completed` is the commit point, then model.next/ replaces
-model/. `recover` finishes or discards a save that a crash interrupted at any of those
-points; the marker lets resume check that model/ holds the stage run.json claims.
+model/ (files.move_into_place: the old one is moved aside, then deleted). `recover`
+finishes or discards a save that a crash interrupted at any of those points; the marker
+lets resume check that model/ holds the stage run.json claims.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewscore.errors import FolderError
-from reviewscore.files import read_json, write_json
+from reviewscore.files import move_into_place, read_json, write_json
 from reviewscore.run_folder import RunFolder, RunInfo
 
 STAGE_MARK = "reviewscore_stage.json"
@@ -29,9 +30,7 @@ def _marked_stage(model_dir: Path) -> int | None:
 
 
 def _promote(run: RunFolder) -> None:
-    if run.model_dir.exists():
-        shutil.rmtree(run.model_dir)
-    _next_dir(run).rename(run.model_dir)
+    move_into_place(_next_dir(run), run.model_dir)
 
 
 def save_stage(

@@ -8,7 +8,6 @@ run folder (new / overwrite / resume)  ->  data (read, split by sentence, limit)
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +19,9 @@ from tqdm import tqdm
 
 from reviewscore.data import Columns, read_reviews, write_reviews_csv
 from reviewscore.errors import FolderError
-from reviewscore.files import read_json, write_json
+from reviewscore.files import check_replaceable, read_json, replace_folder, write_json
 from reviewscore.labels import LABEL_NAMES
-from reviewscore.run_folder import RunFolder, RunInfo
+from reviewscore.run_folder import RunFolder, RunInfo, is_run_folder
 from reviewscore.train.batching import batch_stream, batches_per_epoch, collate, encode
 from reviewscore.train.checkpoint import check_model_stage, recover, save_stage
 from reviewscore.train.config import TrainConfig
@@ -64,13 +63,18 @@ def open_run(out: Path, config: TrainConfig | None, *, resume: bool, overwrite: 
         history["steps"] = [s for s in history["steps"] if s["stage"] < done]
         return run, saved, info, history
     assert config is not None
-    if out.exists() and not out.is_dir():
-        raise FolderError(f"{out} is a file, not a run folder")
+    check_replaceable(out, "run folder", is_run_folder, run_inputs(config))
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FolderError(
             f"{out} already exists; pass --resume to continue it or --overwrite to replace it"
         )
     return run, config, None, {"epochs": [], "steps": []}
+
+
+def run_inputs(config: TrainConfig) -> list[Path]:
+    """What a new run reads from disk (the data, a local base model): its run folder may
+    neither hold nor lie inside them."""
+    return [Path(p) for p in (config.data, config.model) if p and Path(p).exists()]
 
 
 def train(
@@ -120,10 +124,11 @@ def train(
             stages_total=config.stages,
             stages_completed=0,
         )
-        if run.path.exists():  # --overwrite: replaced only now that data and model loaded
-            shutil.rmtree(run.path)
-        write_reviews_csv(run.valid_path, data.valid, columns)
-        save_stage(run, model, tokenizer, info, history)
+        # Built beside and swapped in once data and model loaded and stage 0 is saved: until
+        # then, the folder --overwrite replaces is left as it was.
+        with replace_folder(run.path, "run folder", is_run_folder, run_inputs(config)) as new:
+            write_reviews_csv(RunFolder(new).valid_path, data.valid, columns)
+            save_stage(RunFolder(new), model, tokenizer, info, history)
     elif read_reviews(str(run.valid_path), columns).ids != data.valid.ids:
         raise FolderError(f"{run.path}: {config.data} no longer gives the saved validation rows")
 
