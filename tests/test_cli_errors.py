@@ -82,7 +82,7 @@ def input_not_readable(work: Path, built: Path):
     source = Path(shutil.copy(built / "in.tsv", work / "locked.tsv"))
     source.chmod(0)
     argv = ["score", str(built / "deploy"), str(source), "-o", str(work / "o.csv")]
-    return argv, f"{source}: cannot open the file: Permission denied", True
+    return argv, f"{source}: permission denied; make the file readable", True
 
 
 def output_folder_not_writable(work: Path, built: Path):
