@@ -512,8 +512,6 @@ def score_command(
     classifier = DeployedClassifier.open(
         deploy_dir, variant, provider=provider, threads=threads, max_length=max_length
     )
-    if provider == "auto":
-        click.echo(f"provider: {classifier.provider}", err=True)
     options = ScoreOptions(
         fmt=fmt,
         probs=probs,

@@ -29,3 +29,7 @@ class DataError(ReviewscoreError):
 
 class FolderError(ReviewscoreError):
     """A run or deploy folder that is missing, incomplete or tampered with."""
+
+
+class OutputError(ReviewscoreError):
+    """An output that cannot be written where the user asked (bad path, permission, full disk)."""

@@ -70,8 +70,18 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """Parse a JSON file that reviewscore wrote; a damaged one (cut short by a full disk,
+    hand-edited) is a FolderError naming the file and the place, not a parser traceback."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+    except UnicodeDecodeError:
+        where = "not UTF-8 text"
+    raise FolderError(
+        f"{path}: damaged JSON ({where}); re-create it with the reviewscore command that wrote it"
+    )
 
 
 def check_replaceable(

@@ -84,6 +84,7 @@ class ClusterSummary(ScoreSummary):
             "gpus_per_actor": self.gpus_per_actor,
             "variant": self.variant,
             "batch_invariant": self.batch_invariant,
+            "parity_checked": self.parity_checked,
             "parity_failures": self.parity_failures,
             "ray_version": ray.__version__,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -33,6 +33,12 @@ def _open_binary(path: str) -> BinaryIO:
         raise DataError(str(path), "no such file") from None
     except IsADirectoryError:
         raise DataError(str(path), "is a directory, not a file") from None
+    except PermissionError:
+        raise DataError(
+            str(path), "permission denied; make the file readable to this user"
+        ) from None
+    except OSError as exc:  # an I/O error: say so, with the file's name
+        raise DataError(str(path), f"cannot open the file: {exc.strerror}") from None
     if handle.read(2) == GZIP_MAGIC:
         handle.close()
         return gzip.open(path, "rb")  # type: ignore[return-value]

@@ -27,7 +27,7 @@ def calibration_feeds(
     from reviewscore.score.batching import pad_batch, plan_batches
     from reviewscore.score.classifier import DeployedClassifier
 
-    classifier = DeployedClassifier.open(deploy_dir, variant)
+    classifier = DeployedClassifier.open(deploy_dir, variant, require_finished=False)
     encoded = classifier.encode(texts)
     for rows in plan_batches(encoded.lengths):
         batch = pad_batch(encoded.ids, encoded.type_ids, rows, classifier.padding)

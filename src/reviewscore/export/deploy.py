@@ -193,6 +193,7 @@ def _build(
     }
     echo(f"dynamic shapes verified: {', '.join(manifest['shape_checks'])}")
 
+    manifest["parity_checked"] = options.check  # `score` warns about an unchecked folder
     if options.check:
         manifest["parity"], manifest["parity_data"] = run_parity(
             loaded, staging, variants, parity_path, options.parity_rows, options.thresholds, echo

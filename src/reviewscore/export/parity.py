@@ -65,7 +65,7 @@ def variant_figures(
     """Figures and verdict for one variant (a dict for the manifest)."""
     from reviewscore.score.classifier import DeployedClassifier
 
-    classifier = DeployedClassifier.open(deploy_dir, name)
+    classifier = DeployedClassifier.open(deploy_dir, name, require_finished=False)
     encoded = classifier.encode(texts)
     logits = classifier.logits_encoded(encoded, LARGE_BATCH_TOKENS)
     small = classifier.logits_encoded(encoded, SMALL_BATCH_TOKENS).argmax(axis=1)

@@ -46,6 +46,24 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def _check_outputs(model_file: Path, manifest: dict[str, Any], session: Session) -> None:
+    """The manifest's labels must match the model's output width: a mismatch would fail in
+    the middle of a run, or write the wrong label names."""
+    name = manifest["outputs"][0]["name"]
+    shapes = {out.name: out.shape for out in session.inner.get_outputs()}  # type: ignore[attr-defined]
+    if name not in shapes:
+        raise FolderError(
+            f"{model_file}: the model has no output {name!r} (it has {', '.join(shapes)}); "
+            "re-export the folder"
+        )
+    width = shapes[name][-1]
+    if isinstance(width, int) and width != len(manifest["labels"]):
+        raise FolderError(
+            f"{model_file}: the model scores {width} classes but the manifest lists "
+            f"{len(manifest['labels'])} labels; re-export the folder"
+        )
+
+
 class DeployedClassifier:
     """One variant of a verified deploy folder, with its tokenizer and onnxruntime session.
 
@@ -85,17 +103,19 @@ class DeployedClassifier:
         provider: str = "cpu",
         threads: int | None = None,
         max_length: int | None = None,
+        require_finished: bool = True,
     ) -> DeployedClassifier:
-        """Verify the folder against its manifest (sha256), then load tokenizer and model."""
+        """Verify the folder against its manifest (sha256), then load tokenizer and model.
+        `require_finished=False` is for the export's checks on its own staging folder."""
         from tokenizers import Tokenizer
 
         deploy_dir = Path(deploy_dir)
-        manifest = load_manifest(deploy_dir, verify=True)
+        manifest = load_manifest(deploy_dir, verify=True, require_finished=require_finished)
         name = variant or manifest["default_variant"]
         if name not in manifest["variants"]:
             choices = ", ".join(manifest["variants"])
             raise FolderError(f"{deploy_dir}: no variant {name!r}; this folder has: {choices}")
-        limit = int(manifest["max_length"])
+        limit = manifest["max_length"]
         if max_length is not None:
             if max_length > limit:
                 raise FolderError(
@@ -107,6 +127,7 @@ class DeployedClassifier:
         tokenizer.enable_truncation(limit)
         model_file = deploy_dir / manifest["variants"][name]["file"]
         session = open_session(model_file, provider=provider, threads=threads)
+        _check_outputs(model_file, manifest, session)
         return cls(deploy_dir, manifest, name, session, tokenizer)
 
     @property

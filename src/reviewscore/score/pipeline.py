@@ -29,6 +29,7 @@ from reviewscore.metrics import classification_metrics
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, Encoded, softmax
 from reviewscore.score.inputs import check_output_is_not_an_input
+from reviewscore.score.output import check_output_path, output_errors
 from reviewscore.score.summary import ScoreSummary
 from reviewscore.score.writers import Writer
 
@@ -77,6 +78,7 @@ def score_files(
 ) -> ScoreSummary:
     """Score every row of every input, in order, into `output` (a path, or None/'-' for
     stdout). A path appears only when every row has been written (atomic rename)."""
+    check_output_path(output)
     check_output_is_not_an_input(output, inputs)
     summary = ScoreSummary.for_variant(
         classifier.manifest, classifier.variant_name, classifier.provider
@@ -105,7 +107,7 @@ def score_files(
                 yield chunk, classifier.encode(chunk.texts)
 
     started = time.perf_counter()
-    with ExitStack() as stack:
+    with output_errors(output), ExitStack() as stack:
         handle = _open_output(stack, output)
         writer = Writer(
             handle,

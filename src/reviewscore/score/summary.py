@@ -1,6 +1,6 @@
 """What a scoring run reports on stderr: rows, time, throughput, provider and variant, the
-lines it skipped, and warnings when the variant's labels can depend on batching or when
-it failed the export's parity gate."""
+lines it skipped, and warnings when the variant's labels can depend on batching, when it
+failed the export's parity gate, or when the export skipped that gate (--no-check)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class ScoreSummary:
     provider: str = ""
     variant: str = ""
     batch_invariant: bool = True
+    parity_checked: bool = True
     parity_failures: list[str] = field(default_factory=list)
     bad_lines: list[BadLine] = field(default_factory=list)
     metrics: ClassificationMetrics | None = None
@@ -32,11 +33,13 @@ class ScoreSummary:
         cls: type[Summary], manifest: dict, variant: str, provider: str, **extra: Any
     ) -> Summary:
         """A summary that knows what the deploy manifest says about `variant`: whether its
-        labels can depend on batching, and what the export's parity gate found wrong."""
+        labels can depend on batching, and whether the export's parity gate ran and what it
+        found wrong."""
         return cls(
             provider=provider,
             variant=variant,
             batch_invariant=bool(manifest["variants"][variant].get("batch_invariant", False)),
+            parity_checked="parity" in manifest,
             parity_failures=list(manifest.get("parity", {}).get(variant, {}).get("failures", [])),
             **extra,
         )
@@ -66,6 +69,11 @@ def describe(summary: ScoreSummary) -> list[str]:
             f"warning: variant {summary.variant} is not batch-invariant (dynamic int8 computes "
             "activation scales per batch): labels may depend on batching (--batch-tokens, "
             "neighbouring rows); use a batch-invariant variant where reproducibility matters"
+        )
+    if not summary.parity_checked:
+        lines.append(
+            "warning: this deploy folder was exported with --no-check: no variant was "
+            "compared with PyTorch; export it with the parity gate before relying on its labels"
         )
     if summary.parity_failures:
         lines.append(

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from reviewscore.errors import ReviewscoreError
+
 
 @dataclass
 class LayerGroup:
@@ -42,10 +44,11 @@ def find_layer_groups(model: nn.Module) -> list[LayerGroup]:
     base = model.base_model
     num_layers = int(model.config.num_hidden_layers)
     lists = _layer_lists(base, num_layers)
-    if not lists:
-        raise ValueError(
-            f"cannot find the {num_layers} encoder layers of {type(model).__name__}: "
-            "no ModuleList of that length in its base model"
+    if not lists:  # e.g. ALBERT, whose layers share one module: nothing to group
+        raise ReviewscoreError(
+            f"{type(model).__name__} cannot be split into layer groups (no list of its "
+            f"{num_layers} encoder layers in the base model); choose a model whose layers "
+            "are separate modules (BERT, RoBERTa, DistilBERT, XLNet, XLM, MPNet, ELECTRA)"
         )
     layers: list[list[nn.Parameter]] = [[] for _ in range(num_layers)]
     in_layers: set[int] = set()
