@@ -1,0 +1,65 @@
+"""`reviewscore score` on awkward rows and ids: reviews longer than the csv module's field
+limit, ids that must come back exactly from a TSV output, options that cannot apply."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+from reviewscore.cli import main
+from tiny_models import make_run
+
+LONG_CHARS = 3_000_000  # far past the csv module's default 131,072-character field limit
+
+
+@pytest.fixture(scope="module")
+def deploy(tmp_path_factory) -> Path:
+    from reviewscore.export.deploy import export_run
+
+    root = tmp_path_factory.mktemp("rows-and-ids")
+    make_run(root / "run", "bert")
+    export_run(root / "run", root / "deploy")
+    return root / "deploy"
+
+
+def reviewscore(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:
+    """Run the real entry point in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["reviewscore", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def long_review() -> str:
+    words = "the film was good , but the plot was dull . "
+    return (words * (LONG_CHARS // len(words) + 1))[:LONG_CHARS]
+
+
+@pytest.mark.parametrize("suffix", ["tsv", "csv"])
+def test_a_multi_megabyte_review_is_scored_like_any_other_row(
+    tmp_path, deploy, suffix, monkeypatch, capsys
+):
+    rows = [("1", "good fun"), ("2", long_review()), ("3", "awful mess")]
+    source = tmp_path / f"long.{suffix}"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        if suffix == "tsv":
+            handle.writelines(f"{i}\t{text}\n" for i, text in [("PhraseId", "Phrase"), *rows])
+        else:  # the long text holds commas: quoted, as CSV writers do
+            csv.writer(handle, lineterminator="\n").writerows([("PhraseId", "Phrase"), *rows])
+    assert source.stat().st_size > LONG_CHARS
+    out = tmp_path / "scored.csv"
+    code, _, err = reviewscore(monkeypatch, capsys, "score", deploy, source, "-o", out)
+    assert code == 0, err
+    assert [line.split(",")[0] for line in out.read_text().splitlines()] == [
+        "PhraseId",
+        "1",
+        "2",
+        "3",
+    ]
