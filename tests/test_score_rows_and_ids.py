@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reviewscore.cli import main
+from reviewscore.data import Columns, read_reviews
 from tiny_models import make_run
 
 LONG_CHARS = 3_000_000  # far past the csv module's default 131,072-character field limit
@@ -63,3 +64,58 @@ def test_a_multi_megabyte_review_is_scored_like_any_other_row(
         "2",
         "3",
     ]
+
+
+AWKWARD_IDS = ['x"y', "a\\b", "p,q", "'quoted'"]
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([("PhraseId", "Phrase"), *rows])
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "csv"])
+def test_ids_come_back_exactly_from_the_output(tmp_path, deploy, fmt, monkeypatch, capsys):
+    source = write_csv(tmp_path / "ids.csv", [(i, "good fun") for i in AWKWARD_IDS])
+    out = tmp_path / f"scored.{fmt}"
+    code, _, err = reviewscore(
+        monkeypatch, capsys, "score", deploy, source, "-o", out, "--format", fmt
+    )
+    assert code == 0, err
+    read_back = read_reviews(str(out), Columns(text="label_name"))
+    assert read_back.ids == AWKWARD_IDS
+
+
+def test_tsv_refuses_an_id_it_cannot_hold(tmp_path, deploy, monkeypatch, capsys):
+    source = write_csv(tmp_path / "tab.csv", [("1", "good"), ("a\tb", "fun")])
+    out = tmp_path / "scored.tsv"
+    code, _, err = reviewscore(
+        monkeypatch, capsys, "score", deploy, source, "-o", out, "--format", "tsv"
+    )
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "error: 'a\\tb' holds a tab or a line break, which TSV output cannot hold "
+        "(no quoting); choose another --format"
+    )
+    assert not out.exists()
+
+
+def test_ray_tsv_shards_keep_ids_exactly(tmp_path):
+    pytest.importorskip("ray")
+    import pyarrow as pa
+
+    from reviewscore.cluster.writing import write_shard
+
+    batch = pa.table(
+        {
+            "id": AWKWARD_IDS,
+            "source": ["in.csv"] * len(AWKWARD_IDS),
+            "line": list(range(2, 2 + len(AWKWARD_IDS))),
+            "label": [1] * len(AWKWARD_IDS),
+            "label_name": ["negative"] * len(AWKWARD_IDS),
+        }
+    )
+    written = write_shard(batch, attempts_dir=str(tmp_path), fmt="tsv")
+    shard = tmp_path / written["file"][0].as_py()
+    assert read_reviews(str(shard), Columns(text="label_name", id="id")).ids == AWKWARD_IDS
