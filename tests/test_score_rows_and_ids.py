@@ -119,3 +119,13 @@ def test_ray_tsv_shards_keep_ids_exactly(tmp_path):
     written = write_shard(batch, attempts_dir=str(tmp_path), fmt="tsv")
     shard = tmp_path / written["file"][0].as_py()
     assert read_reviews(str(shard), Columns(text="label_name", id="id")).ids == AWKWARD_IDS
+
+
+def test_probs_with_kaggle_format_is_refused(tmp_path, deploy, monkeypatch, capsys):
+    source = write_csv(tmp_path / "in.csv", [("1", "good")])
+    out = tmp_path / "submission.csv"
+    args = ("score", deploy, source, "-o", out, "--format", "kaggle", "--probs")
+    code, _, err = reviewscore(monkeypatch, capsys, *args)
+    assert code == 2
+    assert "--probs does not apply to --format kaggle" in err
+    assert not out.exists()
