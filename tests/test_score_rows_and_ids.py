@@ -87,15 +87,17 @@ def test_ids_come_back_exactly_from_the_output(tmp_path, deploy, fmt, monkeypatc
     assert read_back.ids == AWKWARD_IDS
 
 
-def test_tsv_refuses_an_id_it_cannot_hold(tmp_path, deploy, monkeypatch, capsys):
-    source = write_csv(tmp_path / "tab.csv", [("1", "good"), ("a\tb", "fun")])
+@pytest.mark.parametrize("row_id", ["a\tb", "a\nb", "a\rb"])
+def test_tsv_refuses_an_id_it_cannot_hold(tmp_path, deploy, row_id, monkeypatch, capsys):
+    source = tmp_path / "tab.csv"  # quoted by hand: csv.writer leaves a bare \r unquoted
+    source.write_bytes(f'PhraseId,Phrase\n1,good\n"{row_id}",fun\n'.encode())
     out = tmp_path / "scored.tsv"
     code, _, err = reviewscore(
         monkeypatch, capsys, "score", deploy, source, "-o", out, "--format", "tsv"
     )
     assert code == 1
     assert err.splitlines()[-1] == (
-        "error: 'a\\tb' holds a tab or a line break, which TSV output cannot hold "
+        f"error: {row_id!r} holds a tab or a line break, which TSV output cannot hold "
         "(no quoting); choose another --format"
     )
     assert not out.exists()

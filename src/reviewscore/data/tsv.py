@@ -13,8 +13,6 @@ from typing import IO, Any
 
 from reviewscore.errors import ReviewscoreError
 
-UNWRITABLE = ("\t", "\n", "\r")
-
 
 class TsvWriter:
     """`writerow`/`writerows` as csv.writer's; None is written as an empty field."""
@@ -29,12 +27,11 @@ class TsvWriter:
         lines = []
         for row in rows:
             fields = ["" if value is None else str(value) for value in row]
-            line = "\t".join(fields)
-            if line.count("\t") != len(fields) - 1 or "\n" in line or "\r" in line:
-                bad = next(f for f in fields if any(c in f for c in UNWRITABLE))
-                raise ReviewscoreError(
-                    f"{bad[:100]!r} holds a tab or a line break, which TSV output cannot hold "
-                    "(no quoting); choose another --format"
-                )
-            lines.append(line + "\n")
+            for field in fields:
+                if "\t" in field or "\n" in field or "\r" in field:
+                    raise ReviewscoreError(
+                        f"{field[:100]!r} holds a tab or a line break, which TSV output "
+                        "cannot hold (no quoting); choose another --format"
+                    )
+            lines.append("\t".join(fields) + "\n")
         self.handle.write("".join(lines))
