@@ -468,6 +468,8 @@ def score_command(
     With --engine ray, INPUTS may also be folders and Parquet files, and -o is a folder of
     shards with _SUCCESS, summary.json and bad_rows.tsv (see docs/ray.md).
     """
+    if probs and fmt == "kaggle":
+        raise click.UsageError("--probs does not apply to --format kaggle (id and label only)")
     if engine == "ray":
         _score_on_ray(
             deploy_dir,

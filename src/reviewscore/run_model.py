@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reviewscore.progress_bars import transformers_bars_on_terminal_only
 from reviewscore.run_folder import RunFolder, RunInfo
 
 
@@ -23,6 +24,7 @@ class LoadedRun:
 def load_run_model(run_dir: str | Path) -> LoadedRun:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    transformers_bars_on_terminal_only()
     run = RunFolder(Path(run_dir))
     info = run.read_info()
     model = AutoModelForSequenceClassification.from_pretrained(run.model_dir)

@@ -10,7 +10,6 @@ swapped into place only once the job has succeeded (files.replace_folder), so a 
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import uuid
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 import ray.data
 
 from reviewscore.data import BadLine
+from reviewscore.data.tsv import TsvWriter
 from reviewscore.files import write_json
 
 OUTPUT_FORMATS = ("parquet", "tsv")
@@ -35,13 +35,6 @@ REPORTS = "_reports"
 DEFAULT_SHARD_ROWS = 65536
 
 
-def _tsv_writer(handle: Any) -> Any:
-    """The dialect of `reviewscore score --format tsv`: no quoting, backslash escapes."""
-    return csv.writer(
-        handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\"
-    )
-
-
 def _write_tsv(table: pa.Table, path: str) -> None:
     columns = [
         [f"{v:.6f}" for v in table[name].to_pylist()]
@@ -50,7 +43,7 @@ def _write_tsv(table: pa.Table, path: str) -> None:
         for name in table.column_names
     ]
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = _tsv_writer(handle)
+        writer = TsvWriter(handle)
         writer.writerow(table.column_names)
         writer.writerows(zip(*columns, strict=True))
 
@@ -147,7 +140,7 @@ class OutputFolder:
         shutil.rmtree(self.attempts_dir)
         shutil.rmtree(self.reports_dir)
         with open(self.tmp / BAD_ROWS, "w", encoding="utf-8", newline="") as handle:
-            writer = _tsv_writer(handle)
+            writer = TsvWriter(handle)
             writer.writerow(["source", "line", "message"])
             writer.writerows((b.source, b.line, b.message) for b in bad_lines)
         write_json(self.tmp / SUMMARY, {**summary, "shards": len(names)})

@@ -2,6 +2,8 @@
 
 TSV is read with quoting disabled (the Kaggle files contain bare `"` characters that are
 text); CSV uses standard quoting. Every error names the file, the line and the column.
+A field may be as long as the line holding it: real review files hold reviews longer than
+the csv module's default limit of 131,072 characters, and the model truncates them anyway.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from reviewscore.labels import parse_label
 DEFAULT_CHUNK_ROWS = 8192
 TSV_SUFFIXES = (".tsv", ".tsv.gz", ".tab", ".tab.gz", ".txt", ".txt.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
+# The largest limit every platform's C long takes; a field is held in memory either way.
+FIELD_SIZE_LIMIT = 2**31 - 1
 
 
 class LabelMode(Enum):
@@ -146,6 +150,7 @@ def iter_review_chunks(
             line_numbers[0] = number
             yield text
 
+    csv.field_size_limit(FIELD_SIZE_LIMIT)  # per process: Ray's read tasks run elsewhere
     reader = csv.reader(text_lines(), delimiter=sep, quoting=quoting, strict=True)
     header = next(reader)
     layout = _layout(name, header, columns, label_mode)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
+
+from reviewscore.data.tsv import TsvWriter
 
 FORMATS = ("kaggle", "csv", "tsv", "jsonl")
 
@@ -33,15 +35,11 @@ class Writer:
         self.with_source = with_source and fmt != "kaggle"
         self.id_column = id_column
         self.label_column = label_column
-        self._csv = None
-        if fmt in ("csv", "tsv"):
-            self._csv = csv.writer(
-                handle,
-                delimiter="," if fmt == "csv" else "\t",
-                lineterminator="\n",
-                quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE,
-                escapechar="\\",
-            )
+        self._csv: Any = None
+        if fmt == "csv":
+            self._csv = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        elif fmt == "tsv":
+            self._csv = TsvWriter(handle)
         self._header()
 
     def _header(self) -> None:

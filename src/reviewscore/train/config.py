@@ -6,6 +6,7 @@ settings it started with.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -113,9 +114,17 @@ def parse_unfreeze(text: str) -> list[str]:
 
 
 def validate(config: TrainConfig) -> None:
+    """Refuse settings that cannot train. A non-finite number (`--lr inf`) would pass the
+    range checks below and train a NaN model, so every float is checked for it first."""
+    for option in fields(config):
+        value = getattr(config, option.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            name = "--" + option.name.replace("_", "-")
+            raise ReviewscoreError(f"{name} must be a finite number, not {value}")
     checks = [
         (config.epochs > 0, f"--epochs must be positive, not {config.epochs}"),
         (config.lr > 0, f"--lr must be positive, not {config.lr}"),
+        (config.weight_decay >= 0, f"--weight-decay must be >= 0, not {config.weight_decay}"),
         (config.lr_decay >= 1.0, f"--lr-decay must be >= 1 (1 = no decay), not {config.lr_decay}"),
         (config.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
         (config.batch_size >= 1, "--batch-size must be at least 1"),

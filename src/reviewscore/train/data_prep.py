@@ -13,6 +13,10 @@ import numpy as np
 
 from reviewscore.data import Columns, LabelMode, ReviewRows, read_reviews, split_train_valid
 from reviewscore.errors import DataError
+from reviewscore.labels import LABEL_NAMES
+
+# Below this, one row moves validation accuracy by more than 2 points.
+MIN_VALID_ROWS = 50
 
 
 @dataclass
@@ -59,4 +63,32 @@ def prepare_data(
         train = limit_whole_groups(train, limit_rows, seed)
     if limit_valid_rows is not None:
         valid = limit_whole_groups(valid, limit_valid_rows, seed)
+    check_classes(train)
     return TrainData(train, valid, split.grouped)
+
+
+def check_classes(train: ReviewRows) -> None:
+    """One class teaches nothing, yet trains to accuracy 1.0 on a validation set of that
+    class: refuse it rather than save a classifier that always answers the same."""
+    found = np.unique(train.labels)
+    if len(found) < 2:
+        label = int(found[0])
+        raise DataError(
+            train.source,
+            f"all {len(train):,} training rows have label {label} ({LABEL_NAMES[label]}); "
+            "training a classifier needs at least 2 classes",
+        )
+
+
+def data_notices(data: TrainData, group_column: str) -> list[str]:
+    """Lines for stderr: how validation rows were chosen when the file has no sentence
+    column, and a warning when there are too few of them for accuracy to mean much."""
+    notices = []
+    if not data.grouped:
+        notices.append(f"no {group_column!r} column: validation rows are a random row split")
+    if len(data.valid) < MIN_VALID_ROWS:
+        notices.append(
+            f"warning: validation has only {len(data.valid)} row(s), so its accuracy is "
+            "mostly noise; give it more (--valid-fraction, --limit-valid-rows, more data)"
+        )
+    return notices

@@ -8,6 +8,8 @@ run folder (new / overwrite / resume)  ->  data (read, split by sentence, limit)
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,14 +20,14 @@ import torch
 from tqdm import tqdm
 
 from reviewscore.data import Columns, read_reviews, write_reviews_csv
-from reviewscore.errors import FolderError
+from reviewscore.errors import FolderError, ReviewscoreError
 from reviewscore.files import check_replaceable, read_json, replace_folder, write_json
 from reviewscore.labels import LABEL_NAMES
 from reviewscore.run_folder import RunFolder, RunInfo, is_run_folder
 from reviewscore.train.batching import batch_stream, batches_per_epoch, collate, encode
 from reviewscore.train.checkpoint import check_model_stage, recover, save_stage
 from reviewscore.train.config import TrainConfig
-from reviewscore.train.data_prep import prepare_data
+from reviewscore.train.data_prep import data_notices, prepare_data
 from reviewscore.train.layer_groups import (
     discriminative_lrs,
     find_layer_groups,
@@ -77,6 +79,20 @@ def run_inputs(config: TrainConfig) -> list[Path]:
     return [Path(p) for p in (config.data, config.model) if p and Path(p).exists()]
 
 
+def print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def check_finite(loss: float, where: str, config: TrainConfig) -> None:
+    """A NaN or infinite loss means the weights are already ruined (every later loss is
+    NaN too): stop before the stage is saved, so run.json never marks it complete."""
+    if not math.isfinite(loss):
+        raise ReviewscoreError(
+            f"training diverged: the loss is {loss} at {where}; the stage was not saved; "
+            f"try a lower --lr (this run: {config.lr:g})"
+        )
+
+
 def train(
     config: TrainConfig | None,
     out: Path,
@@ -85,7 +101,9 @@ def train(
     overwrite: bool = False,
     device: str = "auto",
     echo: Callable[[str], None] = print,
+    notice: Callable[[str], None] = print_to_stderr,
 ) -> RunFolder:
+    """Train into `out`: progress lines go to `echo`, notices and warnings to `notice`."""
     # 1. The run folder, and the config it runs with.
     run, config, info, history = open_run(Path(out), config, resume=resume, overwrite=overwrite)
     if info is not None and info.stages_completed == config.stages:
@@ -102,8 +120,8 @@ def train(
         limit_rows=config.limit_rows,
         limit_valid_rows=config.limit_valid_rows,
     )
-    if not data.grouped:
-        echo(f"no {columns.group!r} column: validation rows are a random row split")
+    for line in data_notices(data, columns.group):
+        notice(line)
     echo(f"train {len(data.train):,} rows, validation {len(data.valid):,} rows ({config.data})")
 
     # 3. Model: fresh head (seeded) for a new run, the last saved stage for a resumed one.
@@ -170,11 +188,12 @@ def train(
                 batch = {k: v.to(precision.device) for k, v in batch.items()}
                 with precision.autocast():
                     loss = model(**batch).loss
+                losses.append(loss.item())
+                check_finite(losses[-1], f"stage {stage + 1}, step {step + 1}", config)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-                losses.append(loss.item())
                 history["steps"].append(
                     {
                         "stage": stage,
@@ -198,6 +217,7 @@ def train(
             valid_loss, metrics = validation_metrics(
                 model, valid_set, config.eval_batch_size, precision
             )
+            check_finite(valid_loss, f"stage {stage + 1}, validation after step {step}", config)
             history["epochs"].append(
                 {
                     "stage": stage,

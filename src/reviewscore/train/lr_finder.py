@@ -9,6 +9,7 @@ lower groups keep their discriminative ratio to it.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from reviewscore.data import Columns
+from reviewscore.errors import ReviewscoreError
 from reviewscore.files import write_json
 from reviewscore.train.batching import Encoded, batch_stream, collate, encode
 from reviewscore.train.config import TrainConfig
@@ -118,6 +120,11 @@ def run_lr_find(
     echo: Callable[[str], None] = print,
 ) -> Sweep:
     """The command: sweep on the training rows, write lr_find.png and lr_find.json."""
+    if not 0 < start_lr < end_lr < math.inf:
+        raise ReviewscoreError(
+            f"--start-lr and --end-lr must be finite, positive and rising, not {start_lr} "
+            f"and {end_lr}"
+        )
     data = prepare_data(
         config.data,
         Columns(**config.columns),

@@ -14,6 +14,7 @@ from typing import Any
 
 from reviewscore.errors import ReviewscoreError
 from reviewscore.labels import LABEL_NAMES
+from reviewscore.progress_bars import transformers_bars_on_terminal_only
 
 MINILM = "minilm"
 
@@ -40,6 +41,7 @@ def load_model(spec: str) -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     source = resolve_model(spec)
+    transformers_bars_on_terminal_only()
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
