@@ -26,7 +26,6 @@ from reviewscore.data import read_reviews
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.deploy import VARIANT_FILES, ExportOptions, export_run
 from reviewscore.export.onnx_graph import export_onnx
-from reviewscore.export.parity import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
 from reviewscore.export.quantize import (
     DynamicInt8,
     StaticInt8,
@@ -35,6 +34,7 @@ from reviewscore.export.quantize import (
 )
 from reviewscore.files import write_json
 from reviewscore.metrics import classification_metrics
+from reviewscore.parity_figures import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
 from reviewscore.run_model import load_run_model
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, pad_batch, plan_batches
 from reviewscore.score.classifier import DeployedClassifier, Encoded

@@ -12,7 +12,7 @@ import pytest
 
 from reviewscore.export import deploy as deploy_module
 from reviewscore.export.deploy import ExportOptions, export_run
-from reviewscore.export.parity import ParityError, Thresholds
+from reviewscore.parity_figures import ParityError, Thresholds
 from tiny_models import make_run
 
 

@@ -34,7 +34,8 @@ def deploy(tmp_path_factory):
 def test_manifest_hashes_every_file_and_holds_what_the_scorer_needs(deploy):
     manifest = load_manifest(deploy, verify=True)
     on_disk = {p.name for p in deploy.iterdir()} - {"manifest.json"}
-    assert set(manifest["files"]) == on_disk == {"tokenizer.json", *VARIANT_FILES.values()}
+    expected = {"tokenizer.json", "parity_reference.npz", *VARIANT_FILES.values()}
+    assert set(manifest["files"]) == on_disk == expected
     for name, digest in manifest["files"].items():
         assert sha256_file(deploy / name) == digest
     assert manifest["labels"][0] == "negative" and manifest["max_length"] == 32
@@ -139,16 +140,16 @@ def test_deploy_folder_scores_without_torch_or_transformers(deploy, tmp_path):
 
 
 def test_fp16_the_cpu_cannot_run_is_recorded_as_not_checked(tmp_path, monkeypatch):
-    from reviewscore.export import parity
+    from reviewscore import parity_figures
 
-    original = parity.variant_figures
+    original = parity_figures.variant_figures
 
-    def no_fp16_kernels(deploy_dir, name, variant, *args):
-        if name == "fp16":
+    def no_fp16_kernels(classifier, *args):
+        if classifier.variant_name == "fp16":
             raise RuntimeError("NOT_IMPLEMENTED: Could not find an implementation for Attention")
-        return original(deploy_dir, name, variant, *args)
+        return original(classifier, *args)
 
-    monkeypatch.setattr(parity, "variant_figures", no_fp16_kernels)
+    monkeypatch.setattr(parity_figures, "variant_figures", no_fp16_kernels)
     make_run(tmp_path / "run", "bert")
     manifest = export_run(
         tmp_path / "run", tmp_path / "deploy", ExportOptions(variants=("fp32", "fp16"))

@@ -5,6 +5,8 @@
                            sha256 of every file
     DEPLOY/tokenizer.json  a fast-tokenizer file the `tokenizers` library loads alone
     DEPLOY/model*.onnx     one file per variant
+    DEPLOY/parity_reference.npz  the parity rows and PyTorch's logits for them, which
+                           `reviewscore verify` re-checks on the machine it runs on
 
 Kept free of torch and transformers: the scorer imports it.
 """
@@ -81,6 +83,7 @@ FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "pad_token_type_id": ("an integer", _is_int),
     "padding_side": ("'left' or 'right'", lambda v: v in ("left", "right")),
     "default_variant": ("a variant name", lambda v: isinstance(v, str)),
+    "parity_reference": ("a file name", lambda v: isinstance(v, str)),
     "variants": (
         "a mapping of variant name to an entry with its file",
         lambda v: (
@@ -90,7 +93,8 @@ FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
         ),
     ),
 }
-OPTIONAL_FIELDS = {"pad_token_type_id", "padding_side"}
+# Folders exported before `reviewscore verify` (or with --no-check) have no reference.
+OPTIONAL_FIELDS = {"pad_token_type_id", "padding_side", "parity_reference"}
 
 
 def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
@@ -114,6 +118,8 @@ def _check_paths(deploy_dir: Path, manifest: dict[str, Any]) -> None:
     export wrote or checked."""
     opened = {"tokenizer": manifest["tokenizer"]}
     opened.update({f"variant {v!r}": e["file"] for v, e in manifest["variants"].items()})
+    if "parity_reference" in manifest:
+        opened["parity reference"] = manifest["parity_reference"]
     root = deploy_dir.resolve()
     for name in [*manifest["files"], *opened.values()]:
         if Path(name).is_absolute() or not (root / name).resolve().is_relative_to(root):

@@ -4,7 +4,8 @@
 
 Steps: fp32 graph + tokenizer.json -> optimised fp32 (model.onnx) -> int8 / fp16 variants
 from it -> dynamic-shape sweep of every variant -> parity gate through the scorer's
-classifier -> manifest (hashes, figures) -> rename. A failed parity check still writes the
+classifier, against PyTorch's logits stored as parity_reference.npz -> manifest (hashes,
+figures, where they were measured) -> rename. A failed parity check still writes the
 folder (its manifest records the figures and `passed: false`) and then raises ParityError
 (exit 3), so the figures can be inspected but CI stops.
 """
@@ -22,7 +23,7 @@ from reviewscore.errors import ReviewscoreError
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.onnx_graph import DEFAULT_OPSET, export_onnx
 from reviewscore.export.optimize import optimize_graph
-from reviewscore.export.parity import ParityError, Thresholds, failures_message, run_parity
+from reviewscore.export.parity import run_parity
 from reviewscore.export.quantize import (
     DynamicInt8,
     StaticInt8,
@@ -34,6 +35,8 @@ from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
+from reviewscore.parity_figures import ParityError, Thresholds, failures_message
+from reviewscore.parity_reference import REFERENCE_FILE
 from reviewscore.run_model import load_run_model
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -139,6 +142,7 @@ def _build(
 
     def save() -> dict[str, Any]:
         files = [TOKENIZER_FILE] + [variant["file"] for variant in variants.values()]
+        files += [manifest["parity_reference"]] if "parity_reference" in manifest else []
         return write_manifest(staging, {**manifest, "files": files})
 
     save()  # from here the scorer's classifier can open the fp32 variant (calibration)
@@ -198,6 +202,7 @@ def _build(
         manifest["parity"], manifest["parity_data"] = run_parity(
             loaded, staging, variants, parity_path, options.parity_rows, options.thresholds, echo
         )
+        manifest["parity_reference"] = REFERENCE_FILE  # what `reviewscore verify` re-checks
         manifest["parity_thresholds"] = asdict(options.thresholds)
         manifest["parity_passed"] = all(f["passed"] for f in manifest["parity"].values())
     return save()

@@ -1,0 +1,145 @@
+"""The parity figures and verdict of one variant against a stored PyTorch reference, with
+onnxruntime only: the export's gate and `reviewscore verify` both call this module, so what
+CI checked and what a server re-checks cannot drift apart.
+
+Each variant is scored through the scorer's own classifier (its sorting and token-budget
+batching). fp32 must match PyTorch's logits; int8 and fp16 must agree on the label and keep
+accuracy; a variant the manifest calls batch-invariant must not move a label between two
+batchings. Every variant reports the share of labels that move, batch-invariant or not, and
+the machine the figures were measured on (int8 kernels differ between CPU families).
+
+Kept free of torch and transformers: the scorer imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from reviewscore.cpu_features import measured_on
+from reviewscore.errors import ReviewscoreError
+from reviewscore.parity_reference import Reference
+
+if TYPE_CHECKING:
+    from reviewscore.score.classifier import DeployedClassifier
+
+# Token budgets of the two batchings compared: one row per batch for most phrases vs the
+# scorer's largest batches, so rows meet different neighbours and padded widths.
+SMALL_BATCH_TOKENS = 64
+LARGE_BATCH_TOKENS = 16384
+
+
+class ParityError(ReviewscoreError):
+    """A variant failed a parity check (at export: the folder is written, figures in its
+    manifest, but must not be trusted); exit code 3 lets CI tell this from a crash."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_abs_logit_diff: float = 1e-4  # fp32
+    min_agreement: float = 0.98  # int8 / fp16: argmax agreement with PyTorch
+    max_accuracy_drop: float = 0.01  # int8 / fp16: accuracy lost on labelled rows
+    max_labels_moved: float = 0.0  # batch-invariant variants: labels moved by batching
+
+
+def variant_figures(
+    classifier: DeployedClassifier, reference: Reference, thresholds: Thresholds
+) -> dict[str, Any]:
+    """Figures and verdict for the classifier's variant (a dict for the manifest)."""
+    encoded = classifier.encode(reference.texts)
+    logits = classifier.logits_encoded(encoded, LARGE_BATCH_TOKENS)
+    small = classifier.logits_encoded(encoded, SMALL_BATCH_TOKENS).argmax(axis=1)
+    predicted = logits.argmax(axis=1)
+    torch_predicted = reference.logits.argmax(axis=1)
+    figures: dict[str, Any] = {
+        "checked": True,
+        "rows": len(reference.texts),
+        "max_abs_logit_diff": float(np.abs(logits - reference.logits).max(initial=0.0)),
+        "agreement": float((predicted == torch_predicted).mean()),
+        "labels_moved_between_batchings": float((predicted != small).mean()),
+        "batchings_compared": {"batch_tokens": [SMALL_BATCH_TOKENS, LARGE_BATCH_TOKENS]},
+    }
+    if reference.labels is not None:
+        figures["accuracy"] = float((predicted == reference.labels).mean())
+        figures["torch_accuracy"] = float((torch_predicted == reference.labels).mean())
+        figures["accuracy_change"] = figures["accuracy"] - figures["torch_accuracy"]
+    figures["failures"] = _failures(figures, classifier.variant, thresholds)
+    figures["passed"] = not figures["failures"]
+    figures["measured_on"] = measured_on(classifier.provider)
+    return figures
+
+
+def checked_variant(
+    open_classifier: Callable[[], DeployedClassifier],
+    precision: str,
+    reference: Reference,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    """variant_figures, or, for fp16 that the provider cannot run, "not checked" with
+    onnxruntime's reason (only fp16 may lack CPU kernels: anything else is a bug)."""
+    try:
+        return variant_figures(open_classifier(), reference, thresholds)
+    except Exception as exc:
+        if precision != "fp16":
+            raise
+        return {
+            "checked": False,
+            "reason": f"the provider cannot run it: {str(exc)[:300]}",
+            "failures": [],
+            "passed": True,
+        }
+
+
+def _failures(figures: dict[str, Any], variant: dict[str, Any], limit: Thresholds) -> list[str]:
+    failures = []
+    if variant["precision"] == "fp32":
+        if figures["max_abs_logit_diff"] > limit.max_abs_logit_diff:
+            failures.append(
+                f"max abs logit difference {figures['max_abs_logit_diff']:.2e} > "
+                f"{limit.max_abs_logit_diff:.0e}"
+            )
+    else:
+        if figures["agreement"] < limit.min_agreement:
+            failures.append(
+                f"label agreement with PyTorch {figures['agreement']:.2%} < "
+                f"{limit.min_agreement:.0%}"
+            )
+        drop = -figures.get("accuracy_change", 0.0)
+        if drop > limit.max_accuracy_drop:
+            failures.append(
+                f"accuracy dropped {drop * 100:.2f} points > {limit.max_accuracy_drop * 100:g}"
+            )
+    moved = figures["labels_moved_between_batchings"]
+    if variant["batch_invariant"] and moved > limit.max_labels_moved:
+        failures.append(
+            f"labels moved between batchings {moved:.2%} > {limit.max_labels_moved:.2%} "
+            "for a variant marked batch-invariant"
+        )
+    return failures
+
+
+def summary(figures: dict[str, Any]) -> str:
+    """One line per variant, for the export's progress output and `verify`."""
+    if not figures["checked"]:
+        return "not checked (" + figures["reason"][:120] + ")"
+    text = (
+        f"max |logit diff| {figures['max_abs_logit_diff']:.2e}, agreement "
+        f"{figures['agreement']:.2%}, labels moved by batching "
+        f"{figures['labels_moved_between_batchings']:.2%}"
+    )
+    if "accuracy_change" in figures:
+        text += f", accuracy {figures['accuracy']:.4f} ({figures['accuracy_change'] * 100:+.2f})"
+    return text + ("" if figures["passed"] else "  FAILED: " + "; ".join(figures["failures"]))
+
+
+def failures_message(parity: dict[str, dict[str, Any]]) -> str | None:
+    """The ParityError message: each failed variant with each check and its figure."""
+    failed = [
+        f"{name}: {'; '.join(p['failures'])}" for name, p in parity.items() if not p["passed"]
+    ]
+    return "parity check failed for " + " | ".join(failed) if failed else None
