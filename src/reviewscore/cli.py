@@ -21,6 +21,7 @@ def cli() -> None:
     reviewscore train   --data train.tsv.gz --out runs/NAME    (needs the [train] extra)
     reviewscore export  runs/NAME --out deploy/NAME            (needs the [train] extra)
     reviewscore score   deploy/NAME reviews.tsv -o scored.csv  (base install)
+    reviewscore verify  deploy/NAME --all                      (base install)
     """
 
 
@@ -292,10 +293,12 @@ def export_command(
       fp16          model.fp16.onnx          for CUDA; not checked where CPU cannot run it
 
     Exit code 3 means a parity check failed: the folder is written, with the figures and
-    `passed: false` in its manifest, but should not be deployed.
+    `passed: false` in its manifest, but should not be deployed. The parity rows and
+    PyTorch's logits are stored in the folder (parity_reference.npz), so `reviewscore
+    verify` can repeat the check where the folder is deployed.
     """
     from reviewscore.export.deploy import ExportOptions, export_run
-    from reviewscore.export.parity import Thresholds
+    from reviewscore.parity_figures import Thresholds
 
     int8 = {"static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
     variants = ["fp32", *(int8[q] for q in quantize if q != "none")] + ["fp16"] * fp16
@@ -412,6 +415,13 @@ def export_command(
     help="Progress bar (default: only when stderr is a terminal).",
 )
 @click.option(
+    "--verify",
+    "verify",
+    is_flag=True,
+    help="Before scoring, re-run the export's parity check of the variant on this machine "
+    "(as `reviewscore verify`); exit 3 without scoring if it fails. Local engine only.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
     default="local",
@@ -456,6 +466,7 @@ def score_command(
     on_bad_line: str | None,
     evaluate: bool,
     progress: bool | None,
+    verify: bool,
     engine: str,
     address: str | None,
     actors: int | None,
@@ -471,6 +482,11 @@ def score_command(
     if probs and fmt == "kaggle":
         raise click.UsageError("--probs does not apply to --format kaggle (id and label only)")
     if engine == "ray":
+        if verify:
+            raise click.UsageError(
+                "--verify needs --engine local (Ray actors may run on other machines: run "
+                "`reviewscore verify` on one of them)"
+            )
         _score_on_ray(
             deploy_dir,
             list(inputs),
@@ -511,6 +527,15 @@ def score_command(
     from reviewscore.score.summary import describe
 
     paths = resolve_inputs(list(inputs))
+    if verify:
+        _verify(
+            deploy_dir,
+            [variant] if variant else None,
+            provider,
+            threads,
+            as_json=False,
+            lines_to_stderr=True,
+        )
     classifier = DeployedClassifier.open(
         deploy_dir, variant, provider=provider, threads=threads, max_length=max_length
     )
@@ -528,6 +553,79 @@ def score_command(
         click.echo(line, err=True)
     if summary.metrics is not None:
         click.echo(format_metrics(summary.metrics, tuple(classifier.labels)), err=True)
+
+
+@cli.command("verify")
+@click.argument("deploy_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    help="Variant to check (repeatable; default: the folder's default variant).",
+)
+@click.option("--all", "all_variants", is_flag=True, help="Check every variant of the folder.")
+@click.option(
+    "--provider",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="As for `score`: check the provider that will score.",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
+def verify_command(
+    deploy_dir: Path,
+    variants: tuple[str, ...],
+    all_variants: bool,
+    provider: str,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Re-run DEPLOY_DIR's parity check on this machine, with the base install only.
+
+    The export stored its parity rows and PyTorch's logits for them (parity_reference.npz,
+    hash-checked); this scores them with the local onnxruntime through the scorer's own
+    batching and judges agreement, max |logit diff|, labels moved by batching and accuracy
+    change against the manifest's thresholds. int8 kernels differ between CPU families
+    (AVX2 vs AVX-512 VNNI / AMX), so an int8 variant's export figures hold where they were
+    measured: verify where it will score. One line per variant (with --json, the lines go
+    to stderr). Exit 0 when every variant passes, 3 when one fails, 1 for a folder without
+    a stored reference (re-export it).
+    """
+    if all_variants and variants:
+        raise click.UsageError("give --variant or --all, not both")
+    chosen: list[str] | None = list(variants) or None
+    if all_variants:
+        from reviewscore.deploy_folder import load_manifest
+
+        chosen = list(load_manifest(deploy_dir, verify=False)["variants"])
+    _verify(deploy_dir, chosen, provider, threads, as_json=as_json, lines_to_stderr=as_json)
+
+
+def _verify(
+    deploy_dir: Path,
+    variants: list[str] | None,
+    provider: str,
+    threads: int | None,
+    *,
+    as_json: bool,
+    lines_to_stderr: bool,
+) -> None:
+    """Print the verification (one line per variant; JSON on stdout with `as_json`) and
+    raise ParityError (exit 3) on a failure."""
+    import json
+
+    from reviewscore.parity_figures import ParityError
+    from reviewscore.score.verify import verify_folder
+
+    result = verify_folder(deploy_dir, variants, provider=provider, threads=threads)
+    for line in result.lines():
+        click.echo(f"verify {line}", err=lines_to_stderr)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=1))
+    message = result.failures()
+    if message:
+        raise ParityError(message)
 
 
 def _score_on_ray(

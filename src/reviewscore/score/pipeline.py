@@ -21,6 +21,7 @@ from typing import IO
 import numpy as np
 from tqdm import tqdm
 
+from reviewscore.cpu_features import local_cpu
 from reviewscore.data import Columns, LabelMode, ReviewRows, iter_review_chunks
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.errors import DataError
@@ -81,7 +82,11 @@ def score_files(
     check_output_path(output)
     check_output_is_not_an_input(output, inputs)
     summary = ScoreSummary.for_variant(
-        classifier.manifest, classifier.variant_name, classifier.provider
+        classifier.manifest,
+        classifier.variant_name,
+        classifier.provider,
+        here=local_cpu(),
+        deploy_dir=str(classifier.deploy_dir),
     )
     label_mode = LabelMode.REQUIRED if options.evaluate else LabelMode.IGNORED
     truth: list[np.ndarray] = []

@@ -1,12 +1,14 @@
 """What a scoring run reports on stderr: rows, time, throughput, provider and variant, the
 lines it skipped, and warnings when the variant's labels can depend on batching, when it
-failed the export's parity gate, or when the export skipped that gate (--no-check)."""
+failed the export's parity gate, when the export skipped that gate (--no-check), or when an
+int8 variant's figures were measured on another class of CPU than this one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from reviewscore.cpu_features import describe_cpu
 from reviewscore.data import BadLine
 from reviewscore.metrics import ClassificationMetrics
 
@@ -27,20 +29,43 @@ class ScoreSummary:
     parity_failures: list[str] = field(default_factory=list)
     bad_lines: list[BadLine] = field(default_factory=list)
     metrics: ClassificationMetrics | None = None
+    # (where the export measured an int8 variant, this machine, the deploy folder) when
+    # their CPUs have different int8 kernels
+    other_cpu: tuple[str, str, str] | None = None
 
     @classmethod
     def for_variant(
-        cls: type[Summary], manifest: dict, variant: str, provider: str, **extra: Any
+        cls: type[Summary],
+        manifest: dict,
+        variant: str,
+        provider: str,
+        *,
+        here: dict[str, Any] | None = None,
+        deploy_dir: str = "",
+        **extra: Any,
     ) -> Summary:
         """A summary that knows what the deploy manifest says about `variant`: whether its
-        labels can depend on batching, and whether the export's parity gate ran and what it
-        found wrong."""
+        labels can depend on batching, whether the export's parity gate ran and what it
+        found wrong, and, given `here` (this CPU's record; the Ray engine, whose actors may
+        run elsewhere, gives none), whether an int8 variant was measured on another ISA
+        class (figures from a folder exported before they were recorded: no warning)."""
+        entry = manifest["variants"][variant]
+        measured = manifest.get("parity", {}).get(variant, {}).get("measured_on")
+        other_cpu = None
+        if (
+            here is not None
+            and measured is not None
+            and entry.get("precision") == "int8"
+            and measured.get("isa_class") != here["isa_class"]
+        ):
+            other_cpu = (describe_cpu(measured), describe_cpu(here), deploy_dir)
         return cls(
             provider=provider,
             variant=variant,
-            batch_invariant=bool(manifest["variants"][variant].get("batch_invariant", False)),
+            batch_invariant=bool(entry.get("batch_invariant", False)),
             parity_checked="parity" in manifest,
             parity_failures=list(manifest.get("parity", {}).get(variant, {}).get("failures", [])),
+            other_cpu=other_cpu,
             **extra,
         )
 
@@ -80,5 +105,13 @@ def describe(summary: ScoreSummary) -> list[str]:
             f"warning: variant {summary.variant} failed the export's parity gate ("
             + "; ".join(summary.parity_failures)
             + "): the export exited 3, and this folder should not have been deployed"
+        )
+    if summary.other_cpu:
+        measured, here, deploy_dir = summary.other_cpu
+        lines.append(
+            f"warning: variant {summary.variant}'s parity figures were measured on {measured}, "
+            f"this machine is {here}: int8 kernels differ between these CPU classes, so its "
+            f"labels may not match them; check here with `reviewscore verify {deploy_dir} "
+            f"--variant {summary.variant}`"
         )
     return lines
