@@ -78,6 +78,7 @@ def test_verify_all_passes_with_one_line_per_variant_and_json(root):
     assert as_json.returncode == 0, as_json.stderr
     report = json.loads(as_json.stdout)
     assert report["passed"] is True and list(report["variants"]) == ["int8-static"]
+    assert report["thresholds"] == load_manifest(root / "deploy")["parity_thresholds"]
     figures = report["variants"]["int8-static"]
     assert figures["agreement"] == 1.0 and figures["labels_moved_between_batchings"] == 0.0
     assert figures["measured_on"]["isa_class"] == local_cpu()["isa_class"]

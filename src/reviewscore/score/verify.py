@@ -9,7 +9,7 @@ the figures against the manifest's thresholds with the export's own code. No tor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from reviewscore.score.classifier import DeployedClassifier
 @dataclass(frozen=True)
 class Verification:
     deploy_dir: Path
+    thresholds: Thresholds  # the manifest's, as the export judged with
     figures: dict[str, dict[str, Any]]  # variant -> figures measured here
     at_export: dict[str, dict[str, Any]]  # variant -> the manifest's figures
 
@@ -50,6 +51,7 @@ class Verification:
             "deploy_dir": str(self.deploy_dir),
             "passed": self.passed,
             "machine": local_cpu(),
+            "thresholds": asdict(self.thresholds),
             "variants": self.figures,
             "at_export": self.at_export,
         }
@@ -105,4 +107,4 @@ def verify_folder(
         for name in names
     }
     at_export = {name: manifest.get("parity", {}).get(name, {}) for name in names}
-    return Verification(deploy_dir, figures, at_export)
+    return Verification(deploy_dir, thresholds, figures, at_export)
