@@ -38,7 +38,11 @@ from reviewscore.train.model_load import load_model
 from reviewscore.train.plots import plot_confusion, plot_history
 from reviewscore.train.precision import pick_precision
 from reviewscore.train.predict import validation_metrics
-from reviewscore.train.schedules import make_optimizer, make_scheduler
+from reviewscore.train.schedules import apply_setting, make_optimizer, schedule_at
+
+# Steps between reads of the loss: `.item()` waits for the GPU to finish every queued step,
+# so reading it each step starves the GPU (nanoGPT logs at an interval for this reason).
+LOG_EVERY = 50
 
 
 def epoch_chunks(stage_steps: int, steps_per_epoch: int) -> list[int]:
@@ -91,6 +95,26 @@ def check_finite(loss: float, where: str, config: TrainConfig) -> None:
             f"training diverged: the loss is {loss} at {where}; the stage was not saved; "
             f"try a lower --lr (this run: {config.lr:g})"
         )
+
+
+def to_device(batch: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
+    """Copy a batch to `device`. To CUDA from pinned memory and without blocking: a plain
+    copy from pageable memory waits for the GPU's queue, as `.item()` does."""
+    if device == "cpu":
+        return batch
+    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def read_losses(
+    pending: list[tuple[dict[str, Any], torch.Tensor]], config: TrainConfig
+) -> list[float]:
+    """Fill in the loss of each pending step record with one device-to-host copy, and stop
+    at the first non-finite one (the run stops before its stage is saved)."""
+    values = torch.stack([loss for _, loss in pending]).float().tolist()
+    for (record, _), value in zip(pending, values, strict=True):
+        check_finite(value, f"stage {record['stage'] + 1}, step {record['step'] + 1}", config)
+        record["loss"] = value
+    return values
 
 
 def train(
@@ -170,47 +194,49 @@ def train(
         set_trainable(groups, n_top, frozen)
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = make_optimizer(groups, lrs, config)
-        scheduler = make_scheduler(optimizer, stage_steps, config)
         torch.manual_seed(config.seed + 1 + stage)  # dropout: a resumed stage replays exactly
-        batches = batch_stream(lengths, config.batch_size, config.seed, start=stage * stage_steps)
-        step = stage * stage_steps
+        stage_start = stage * stage_steps
+        batches = batch_stream(lengths, config.batch_size, config.seed, start=stage_start)
+        step = stage_start
         for epoch, epoch_steps in enumerate(epoch_chunks(stage_steps, steps_per_epoch)):
             model.train()
             started, seen, losses = time.perf_counter(), 0, []
+            pending: list[tuple[dict[str, Any], torch.Tensor]] = []  # losses not yet read
             bar = tqdm(
                 total=epoch_steps,
                 desc=f"stage {stage + 1}/{config.stages}",
                 leave=False,
                 disable=None,  # shown on a terminal, not in logs
             )
-            for _ in range(epoch_steps):
+            for i in range(epoch_steps):
+                apply_setting(optimizer, schedule_at(step - stage_start, stage_steps, config))
                 batch = collate(train_set, next(batches))
-                batch = {k: v.to(precision.device) for k, v in batch.items()}
+                batch = to_device(batch, precision.device)
                 with precision.autocast():
                     loss = model(**batch).loss
-                losses.append(loss.item())
-                check_finite(losses[-1], f"stage {stage + 1}, step {step + 1}", config)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-                history["steps"].append(
-                    {
-                        "stage": stage,
-                        "step": step,
-                        "loss": losses[-1],
-                        "lr": optimizer.param_groups[-1]["lr"],
-                        "lr_bottom": optimizer.param_groups[0]["lr"],
-                        "beta1": optimizer.param_groups[-1]["betas"][0],
-                    }
-                )
+                record = {
+                    "stage": stage,
+                    "step": step,
+                    "loss": None,  # read back with the others of its interval
+                    "lr": optimizer.param_groups[-1]["lr"],
+                    "lr_bottom": optimizer.param_groups[0]["lr"],
+                    "beta1": optimizer.param_groups[-1]["betas"][0],
+                }
+                pending.append((record, loss.detach()))
                 scaler.step(optimizer)
                 scaler.update()
-                scheduler.step()
                 step += 1
                 seen += len(batch["input_ids"])
-                rate = seen / (time.perf_counter() - started)
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", phrases_s=f"{rate:.0f}")
+                if len(pending) == LOG_EVERY or i == epoch_steps - 1:
+                    losses += read_losses(pending, config)
+                    history["steps"] += [record for record, _ in pending]
+                    pending = []
+                    rate = seen / (time.perf_counter() - started)
+                    bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", phrases_s=f"{rate:.0f}")
                 bar.update()
             bar.close()
             train_seconds = time.perf_counter() - started
