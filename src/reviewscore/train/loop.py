@@ -39,6 +39,7 @@ from reviewscore.train.plots import plot_confusion, plot_history
 from reviewscore.train.precision import pick_precision
 from reviewscore.train.predict import validation_metrics
 from reviewscore.train.schedules import apply_setting, make_optimizer, schedule_at
+from reviewscore.train.step import train_step
 
 # Steps between reads of the loss: `.item()` waits for the GPU to finish every queued step,
 # so reading it each step starves the GPU (nanoGPT logs at an interval for this reason).
@@ -95,14 +96,6 @@ def check_finite(loss: float, where: str, config: TrainConfig) -> None:
             f"training diverged: the loss is {loss} at {where}; the stage was not saved; "
             f"try a lower --lr (this run: {config.lr:g})"
         )
-
-
-def to_device(batch: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
-    """Copy a batch to `device`. To CUDA from pinned memory and without blocking: a plain
-    copy from pageable memory waits for the GPU's queue, as `.item()` does."""
-    if device == "cpu":
-        return batch
-    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def read_losses(
@@ -192,7 +185,6 @@ def train(
     for stage in range(info.stages_completed, config.stages):
         n_top = trainable_count(config.unfreeze[stage], len(groups))
         set_trainable(groups, n_top, frozen)
-        trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = make_optimizer(groups, lrs, config)
         torch.manual_seed(config.seed + 1 + stage)  # dropout: a resumed stage replays exactly
         stage_start = stage * stage_steps
@@ -211,13 +203,6 @@ def train(
             for i in range(epoch_steps):
                 apply_setting(optimizer, schedule_at(step - stage_start, stage_steps, config))
                 batch = collate(train_set, next(batches))
-                batch = to_device(batch, precision.device)
-                with precision.autocast():
-                    loss = model(**batch).loss
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
                 record = {
                     "stage": stage,
                     "step": step,
@@ -226,9 +211,8 @@ def train(
                     "lr_bottom": optimizer.param_groups[0]["lr"],
                     "beta1": optimizer.param_groups[-1]["betas"][0],
                 }
-                pending.append((record, loss.detach()))
-                scaler.step(optimizer)
-                scaler.update()
+                loss = train_step(model, batch, optimizer, scaler, precision, config.grad_clip)
+                pending.append((record, loss))
                 step += 1
                 seen += len(batch["input_ids"])
                 if len(pending) == LOG_EVERY or i == epoch_steps - 1:

@@ -33,6 +33,7 @@ from reviewscore.train.layer_groups import (
 from reviewscore.train.model_load import load_model
 from reviewscore.train.plots import plot_lr_find, smooth
 from reviewscore.train.precision import Precision, pick_precision
+from reviewscore.train.step import train_step
 
 DIVERGE_FACTOR = 4.0
 SKIP_START, SKIP_END = 5, 3  # fastai's margins: the ends of the curve are noise
@@ -90,12 +91,7 @@ def sweep(
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["ratio"]
             batch = collate(encoded, next(batches))
-            with precision.autocast():
-                loss = model(**{k: v.to(precision.device) for k, v in batch.items()}).loss
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss = train_step(model, batch, optimizer, scaler, precision, config.grad_clip)
             lrs.append(lr)
             raw.append(loss.item())
             smoothed = float(smooth(raw)[-1])
