@@ -12,6 +12,8 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -124,6 +126,19 @@ def plan_actors(options: ClusterOptions) -> tuple[int, int]:
     return actors, threads
 
 
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[None]:
+    """Ray Data's progress bars on or off for one job. Its DataContext is global to the
+    process: a job that left it changed would change every later Ray Data call there."""
+    context = ray.data.DataContext.get_current()
+    before = context.enable_progress_bars
+    context.enable_progress_bars = enabled
+    try:
+        yield
+    finally:
+        context.enable_progress_bars = before
+
+
 def _user_error(exc: BaseException) -> ReviewscoreError | None:
     """The ReviewscoreError a task raised, out of the exceptions Ray wrapped it in (a
     RayTaskError also subclasses the error it wraps, but its message is a traceback)."""
@@ -164,8 +179,6 @@ def score_to_folder(
     variant = options.variant or manifest["default_variant"]
     connect()
     actors, threads = plan_actors(options)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = sys.stderr.isatty() if progress is None else progress
     summary = ClusterSummary.for_variant(
         manifest,
         variant,
@@ -177,7 +190,11 @@ def score_to_folder(
         output_dir=str(output_dir),
     )
     started = time.perf_counter()
-    with replace_folder(output_dir, OUTPUT_KIND, is_job_output, inputs) as build:
+    bars = sys.stderr.isatty() if progress is None else progress
+    with (
+        progress_bars(bars),
+        replace_folder(output_dir, OUTPUT_KIND, is_job_output, inputs) as build,
+    ):
         folder = OutputFolder(build)
         rows = read_reviews(
             paths,
