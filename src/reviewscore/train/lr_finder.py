@@ -20,7 +20,7 @@ import torch
 from reviewscore.data import Columns
 from reviewscore.errors import ReviewscoreError
 from reviewscore.files import write_json
-from reviewscore.train.batching import Encoded, batch_stream, collate, encode
+from reviewscore.train.batching import EncodedRows, batch_stream, collate, encode
 from reviewscore.train.config import TrainConfig
 from reviewscore.train.data_prep import prepare_data
 from reviewscore.train.layer_groups import (
@@ -60,7 +60,7 @@ def suggest(lrs: list[float], losses: list[float]) -> dict[str, float]:
 def sweep(
     model: torch.nn.Module,
     groups: list[LayerGroup],
-    encoded: Encoded,
+    encoded: EncodedRows,
     config: TrainConfig,
     *,
     start_lr: float = 1e-7,
