@@ -22,7 +22,7 @@ import ray
 import ray.data
 from ray.exceptions import RayTaskError
 
-from reviewscore.cluster.reading import expand_inputs, read_report, read_reviews
+from reviewscore.cluster.reading import expand_inputs, read_report, read_review_dataset
 from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
 from reviewscore.cluster.writing import (
     DEFAULT_SHARD_ROWS,
@@ -196,7 +196,7 @@ def score_to_folder(
         replace_folder(output_dir, OUTPUT_KIND, is_job_output, inputs) as build,
     ):
         folder = OutputFolder(build)
-        rows = read_reviews(
+        rows = read_review_dataset(
             paths,
             options.columns,
             chunk_rows=options.chunk_rows,
