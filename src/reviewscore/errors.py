@@ -39,6 +39,13 @@ def _rebuild_data_error(
     return DataError(source, detail, line=line, column=column)
 
 
+class UsageError(ReviewscoreError):
+    """Options that do not go together. Raised where the policy lives (an engine's
+    options), shown by the CLI as a usage error: exit code 2, as click's own."""
+
+    exit_code = 2
+
+
 class FolderError(ReviewscoreError):
     """A run or deploy folder that is missing, incomplete or tampered with."""
 

@@ -20,10 +20,10 @@ except ImportError as exc:  # pragma: no cover - the test environment installs t
         f"--engine ray needs Ray Data ({exc.name} is missing): pip install 'reviewscore[cluster]'"
     ) from None
 
-from reviewscore.cluster.job import ClusterOptions, ClusterSummary, connect, score_to_folder
+from reviewscore.cluster.job import ClusterSummary, connect, score_to_folder
 from reviewscore.cluster.reading import expand_inputs, read_review_dataset
 from reviewscore.cluster.scoring import ScorerActor, score_dataset
-from reviewscore.cluster.writing import OUTPUT_FORMATS
+from reviewscore.cluster_options import OUTPUT_FORMATS, ClusterOptions
 
 __all__ = [
     "OUTPUT_FORMATS",

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,39 +25,18 @@ from ray.exceptions import RayTaskError
 from reviewscore.cluster.reading import expand_inputs, read_report, read_review_dataset
 from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
 from reviewscore.cluster.writing import (
-    DEFAULT_SHARD_ROWS,
     OUTPUT_KIND,
     OutputFolder,
     Shard,
     is_job_output,
     write_shards,
 )
-from reviewscore.data import BadLine, Columns
-from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
+from reviewscore.cluster_options import ClusterOptions
+from reviewscore.data import BadLine
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import ReviewscoreError
 from reviewscore.files import check_replaceable, replace_folder
-from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.summary import ScoreSummary
-
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """What `score_to_folder` does; None for actors/threads means "fill the cluster"."""
-
-    columns: Columns = field(default_factory=Columns)
-    output_format: str = "parquet"
-    probs: bool = False
-    variant: str | None = None
-    provider: str = "auto"
-    max_length: int | None = None
-    batch_tokens: int = DEFAULT_BATCH_TOKENS
-    chunk_rows: int = DEFAULT_CHUNK_ROWS
-    shard_rows: int = DEFAULT_SHARD_ROWS
-    on_bad_line: str = "skip"
-    actors: int | None = None
-    threads: int | None = None
-    gpus_per_actor: float = 0
 
 
 @dataclass
@@ -159,7 +138,7 @@ def score_to_folder(
     deploy_dir: str | Path,
     inputs: list[str],
     output_dir: str | Path,
-    options: ClusterOptions = ClusterOptions(),
+    options: ClusterOptions = ClusterOptions(),  # noqa: B008 - frozen dataclass, safe as a default
     *,
     progress: bool | None = None,
     actor_class: type[ScorerActor] = ScorerActor,
