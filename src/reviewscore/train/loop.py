@@ -41,8 +41,9 @@ from reviewscore.train.predict import validation_metrics
 from reviewscore.train.schedules import apply_setting, make_optimizer, schedule_at
 from reviewscore.train.step import train_step
 
-# Steps between reads of the loss: `.item()` waits for the GPU to finish every queued step,
-# so reading it each step starves the GPU (nanoGPT logs at an interval for this reason).
+# Steps between reads of the loss: `.item()` makes the CPU wait for the GPU to finish every
+# queued step, so the CPU's and the GPU's time per step add up instead of overlapping
+# (nanoGPT logs at an interval for this reason).
 LOG_EVERY = 50
 
 
