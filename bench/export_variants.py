@@ -36,7 +36,7 @@ from reviewscore.files import write_json
 from reviewscore.metrics import classification_metrics
 from reviewscore.parity_figures import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
 from reviewscore.run_model import load_run_model
-from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, pad_batch, plan_batches
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.classifier import DeployedClassifier, Encoded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,8 +112,7 @@ class Runner:
         out = np.empty((len(encoded), len(classifier.labels)), dtype=np.float32)
         seconds = 0.0
         for rows in plan_batches(encoded.lengths, batch_tokens):
-            batch = pad_batch(encoded.ids, encoded.type_ids, rows, classifier.padding)
-            feeds = {k: batch[k] for k in classifier.input_names}
+            feeds = classifier.feeds(encoded, rows)
             start = time.perf_counter()
             out[rows] = self.session.run(["logits"], feeds)[0]
             seconds += time.perf_counter() - start

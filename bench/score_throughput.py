@@ -44,7 +44,7 @@ import numpy as np
 
 from reviewscore.data import LabelMode, read_reviews
 from reviewscore.deploy_folder import load_manifest
-from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, pad_batch, plan_batches
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.classifier import DeployedClassifier
 from reviewscore.score.session import open_session
 
@@ -182,9 +182,7 @@ def model_only_seconds(
     order = np.argsort(encoded.lengths, kind="stable")
     feeds = []
     for start in range(0, len(order), MODEL_ONLY_BATCH):
-        rows = order[start : start + MODEL_ONLY_BATCH]
-        batch = pad_batch(encoded.ids, encoded.type_ids, rows, classifier.padding)
-        feeds.append({name: batch[name] for name in classifier.input_names})
+        feeds.append(classifier.feeds(encoded, order[start : start + MODEL_ONLY_BATCH]))
     if model_file is None:
         session = classifier.session.inner
     else:

@@ -27,7 +27,7 @@ from reviewscore.cluster import (  # noqa: E402
     ClusterOptions,
     ScorerActor,
     connect,
-    read_reviews,
+    read_review_dataset,
     score_dataset,
     score_to_folder,
 )
@@ -221,7 +221,7 @@ def test_python_api_takes_and_returns_a_dataset(deploy, classifier):
 
 def test_read_reviews_gives_source_line_id_text(tmp_path):
     source = write_toy_tsv(tmp_path / "a.tsv", 5, seed=9)
-    rows = sorted(read_reviews([str(source)]).take_all(), key=lambda r: r["line"])
+    rows = sorted(read_review_dataset([str(source)]).take_all(), key=lambda r: r["line"])
     assert [(r["line"], r["id"], r["text"]) for r in rows] == [
         (k + 2, r[0], r[2]) for k, r in enumerate(toy_rows(5, seed=9))
     ]

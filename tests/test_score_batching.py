@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reviewscore.score.batching import Padding, Ragged, pad_batch, plan_batches
+from reviewscore.padding import Padding, Ragged, pad_batch
+from reviewscore.score.batching import plan_batches
 
 
 def test_pad_batch_right_and_left():

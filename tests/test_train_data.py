@@ -8,7 +8,7 @@ import pytest
 
 from reviewscore.data import Columns
 from reviewscore.train.batching import (
-    Encoded,
+    EncodedRows,
     batch_stream,
     batches_per_epoch,
     bucketed_batches,
@@ -80,7 +80,7 @@ def test_stream_resumes_at_any_batch():
 def test_collate_pads_each_batch_to_its_own_longest_row(side):
     tokenizer = make_tokenizer(padding_side=side)
     encoded = encode(["good film", "the plot was very dull and boring", "fun"], None, tokenizer, 48)
-    assert isinstance(encoded, Encoded) and encoded.pad_left == (side == "left")
+    assert isinstance(encoded, EncodedRows) and encoded.padding.side == side
     batch = collate(encoded, np.array([0, 2]))
     assert batch["input_ids"].shape == (2, 4)  # [CLS] good film [SEP]; no global max length
     assert batch["attention_mask"].sum().item() == 4 + 3
@@ -88,4 +88,4 @@ def test_collate_pads_each_batch_to_its_own_longest_row(side):
     assert batch["input_ids"][1, pad_column].item() == tokenizer.pad_token_id
     assert "labels" not in batch
     truncated = encode(["good " * 100], np.array([1]), tokenizer, 10)
-    assert len(truncated.ids[0]) == 10
+    assert truncated.lengths[0] == 10

@@ -11,22 +11,21 @@ from reviewscore.errors import ReviewscoreError
 from reviewscore.train.config import TrainConfig
 from reviewscore.train.layer_groups import LayerGroup
 from reviewscore.train.precision import pick_precision
-from reviewscore.train.schedules import make_optimizer, make_scheduler, slanted_triangular
+from reviewscore.train.schedules import (
+    apply_setting,
+    make_optimizer,
+    schedule_at,
+    slanted_triangular,
+)
 
 
 def trace(schedule: str, total: int, lrs=(1e-3, 1e-2)) -> tuple[np.ndarray, np.ndarray]:
-    """(lr per step and group, beta1 per step) seen by the optimizer over `total` steps."""
-    groups = [LayerGroup(f"g{i}", [torch.nn.Parameter(torch.zeros(2))]) for i in range(len(lrs))]
+    """(lr per step and group, beta1 per step): the schedule read step by step, with no
+    optimizer to step."""
     config = TrainConfig(data="x", schedule=schedule)
-    optimizer = make_optimizer(groups, list(lrs), config)
-    scheduler = make_scheduler(optimizer, total, config)
-    rates, betas = [], []
-    for _ in range(total):
-        rates.append([g["lr"] for g in optimizer.param_groups])
-        betas.append(optimizer.param_groups[0]["betas"][0])
-        optimizer.step()
-        scheduler.step()
-    return np.asarray(rates), np.asarray(betas)
+    settings = [schedule_at(step, total, config) for step in range(total)]
+    rates = np.outer([s.scale for s in settings], lrs)
+    return rates, np.asarray([s.beta1 for s in settings])
 
 
 def test_one_cycle_peaks_at_pct_start_with_momentum_against_the_rate():
@@ -59,6 +58,25 @@ def test_linear_warms_up_six_percent_then_decays_to_zero():
     assert int(np.argmax(rates[:, 0])) == 6
     assert rates[0, 0] == 0.0
     assert np.all(np.diff(rates[6:, 0]) < 0) and rates[-1, 0] == pytest.approx(5e-5 / 94)
+
+
+def test_schedule_is_a_function_of_the_step_alone():
+    config = TrainConfig(data="x", schedule="one-cycle")
+    forwards = [schedule_at(step, 50, config) for step in range(50)]
+    assert [schedule_at(step, 50, config) for step in reversed(range(50))] == forwards[::-1]
+
+
+def test_optimizer_starts_at_step_zero_and_takes_each_setting_per_group():
+    groups = [LayerGroup(f"g{i}", [torch.nn.Parameter(torch.zeros(2))]) for i in range(2)]
+    config = TrainConfig(data="x", schedule="one-cycle")
+    optimizer = make_optimizer(groups, [1e-3, 1e-2], config)
+    assert optimizer.param_groups[0]["betas"] == (0.95, 0.999)
+    setting = schedule_at(29, 100, config)  # the peak: step pct_start * total - 1
+    apply_setting(optimizer, setting)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-3, 1e-2])
+    assert [g["betas"] for g in optimizer.param_groups] == [(setting.beta1, 0.999)] * 2
+    slanted = make_optimizer(groups, [1e-3, 1e-2], TrainConfig(data="x", schedule="slanted"))
+    assert slanted.param_groups[0]["betas"] == (0.9, 0.999)
 
 
 @pytest.mark.parametrize(

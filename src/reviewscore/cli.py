@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reviewscore import __version__
-from reviewscore.errors import ReviewscoreError
+from reviewscore.errors import ReviewscoreError, UsageError
+from reviewscore.help_sections import SectionedCommand
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -321,7 +323,17 @@ def export_command(
 # --- score commands ---
 
 
-@cli.command("score")
+@cli.command(
+    "score",
+    cls=SectionedCommand,
+    sections={
+        "Input": ["text_column", "id_column", "label_column", "on_bad_line"],
+        "Output": ["output", "fmt", "probs", "evaluate", "progress"],
+        "Model": ["variant", "max_length", "verify"],
+        "Performance": ["provider", "threads", "batch_tokens", "chunk_rows"],
+        "Cluster": ["engine", "address", "actors", "gpus_per_actor"],
+    },
+)
 @click.argument("deploy_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
@@ -448,30 +460,7 @@ def export_command(
     help="Ray only: GPUs each actor reserves (0.5: two actors share a GPU; use with "
     "onnxruntime-gpu and --provider cuda).",
 )
-def score_command(
-    deploy_dir: Path,
-    inputs: tuple[str, ...],
-    output: str | None,
-    fmt: str | None,
-    probs: bool,
-    text_column: str,
-    id_column: str,
-    label_column: str,
-    variant: str | None,
-    provider: str,
-    threads: int | None,
-    batch_tokens: int,
-    max_length: int | None,
-    chunk_rows: int,
-    on_bad_line: str | None,
-    evaluate: bool,
-    progress: bool | None,
-    verify: bool,
-    engine: str,
-    address: str | None,
-    actors: int | None,
-    gpus_per_actor: float,
-) -> None:
+def score_command(**values: Any) -> None:
     """Score INPUTS (TSV/CSV files, gzip too, globs, or - for stdin) with DEPLOY_DIR.
 
     Rows come out in input order, one per input row. Needs only the base install.
@@ -479,76 +468,48 @@ def score_command(
     With --engine ray, INPUTS may also be folders and Parquet files, and -o is a folder of
     shards with _SUCCESS, summary.json and bad_rows.tsv (see docs/ray.md).
     """
-    if probs and fmt == "kaggle":
-        raise click.UsageError("--probs does not apply to --format kaggle (id and label only)")
-    if engine == "ray":
-        if verify:
-            raise click.UsageError(
-                "--verify needs --engine local (Ray actors may run on other machines: run "
-                "`reviewscore verify` on one of them)"
-            )
-        _score_on_ray(
-            deploy_dir,
-            list(inputs),
-            output,
-            fmt=fmt or "parquet",
-            on_bad_line=on_bad_line or "skip",
-            evaluate=evaluate,
-            progress=progress,
-            address=address,
-            options={
-                "probs": probs,
-                "text_column": text_column,
-                "id_column": id_column,
-                "variant": variant,
-                "provider": provider,
-                "max_length": max_length,
-                "batch_tokens": batch_tokens,
-                "chunk_rows": chunk_rows,
-                "actors": actors,
-                "threads": threads,
-                "gpus_per_actor": gpus_per_actor,
-            },
-        )
-        return
-    ray_only = {"--address": address, "--actors": actors, "--gpus-per-actor": gpus_per_actor}
-    for name, value in ray_only.items():
-        if value:
-            raise click.UsageError(f"{name} needs --engine ray")
-    if fmt == "parquet":
-        raise click.UsageError("--format parquet needs --engine ray (it writes a folder)")
-    fmt = fmt or "csv"
-    on_bad_line = on_bad_line or "error"
-    from reviewscore.data import Columns
+    _score(values)
+
+
+def _score(values: dict[str, Any]) -> None:
+    """Run the engine asked for. Each engine's options object holds its defaults and what
+    it refuses; a refusal is shown as click's usage error (exit code 2)."""
+    try:
+        if values["engine"] == "ray":
+            _score_on_ray(values)
+        else:
+            _score_locally(values)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _score_locally(values: dict[str, Any]) -> None:
+    """`score`: this process, one output file (or standard output)."""
     from reviewscore.metrics import format_metrics
     from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.score.inputs import resolve_inputs
     from reviewscore.score.pipeline import ScoreOptions, score_files
     from reviewscore.score.summary import describe
 
-    paths = resolve_inputs(list(inputs))
-    if verify:
+    options = ScoreOptions.from_command(values)
+    paths = resolve_inputs(list(values["inputs"]))
+    if values["verify"]:
         _verify(
-            deploy_dir,
-            [variant] if variant else None,
-            provider,
-            threads,
+            values["deploy_dir"],
+            [values["variant"]] if values["variant"] else None,
+            values["provider"],
+            values["threads"],
             as_json=False,
             lines_to_stderr=True,
         )
     classifier = DeployedClassifier.open(
-        deploy_dir, variant, provider=provider, threads=threads, max_length=max_length
+        values["deploy_dir"],
+        values["variant"],
+        provider=values["provider"],
+        threads=values["threads"],
+        max_length=values["max_length"],
     )
-    options = ScoreOptions(
-        fmt=fmt,
-        probs=probs,
-        columns=Columns(text=text_column, label=label_column, id=id_column),
-        batch_tokens=batch_tokens,
-        chunk_rows=chunk_rows,
-        on_bad_line=on_bad_line,
-        evaluate=evaluate,
-    )
-    summary = score_files(classifier, paths, output, options, progress=progress)
+    summary = score_files(classifier, paths, values["output"], options, progress=values["progress"])
     for line in describe(summary):
         click.echo(line, err=True)
     if summary.metrics is not None:
@@ -651,15 +612,19 @@ def _score_on_ray(
         raise click.UsageError("--evaluate needs --engine local")
     from reviewscore.cluster import ClusterOptions, connect, score_to_folder
     from reviewscore.data import Columns
+def _score_on_ray(values: dict[str, Any]) -> None:
+    """`score --engine ray`: its options are checked before Ray loads, then the job runs."""
+    from reviewscore.cluster_options import ClusterOptions
+
+    options = ClusterOptions.from_command(values)
+    from reviewscore.cluster import connect, score_to_folder
     from reviewscore.score.summary import describe
 
-    columns = Columns(text=options.pop("text_column"), id=options.pop("id_column"))
-    options = {name: value for name, value in options.items() if value is not None}
-    cluster_options = ClusterOptions(
-        columns=columns, output_format=fmt, on_bad_line=on_bad_line, **options
+    connect(values["address"])
+    output = values["output"]
+    summary = score_to_folder(
+        values["deploy_dir"], list(values["inputs"]), output, options, progress=values["progress"]
     )
-    connect(address)
-    summary = score_to_folder(deploy_dir, inputs, output, cluster_options, progress=progress)
     for line in describe(summary):
         click.echo(line, err=True)
     click.echo(

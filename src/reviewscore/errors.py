@@ -26,6 +26,25 @@ class DataError(ReviewscoreError):
             where += f", column {column}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):
+        """Rebuild from the constructor's own arguments: the default pickling of an exception
+        calls `cls(*self.args)`, i.e. with the formatted message alone, which fails for this
+        signature or loses the fields (Ray pickles errors raised in its tasks)."""
+        return _rebuild_data_error, (self.source, self.detail, self.line, self.column)
+
+
+def _rebuild_data_error(
+    source: str, detail: str, line: int | None, column: str | None
+) -> DataError:
+    return DataError(source, detail, line=line, column=column)
+
+
+class UsageError(ReviewscoreError):
+    """Options that do not go together. Raised where the policy lives (an engine's
+    options), shown by the CLI as a usage error: exit code 2, as click's own."""
+
+    exit_code = 2
+
 
 class FolderError(ReviewscoreError):
     """A run or deploy folder that is missing, incomplete or tampered with."""

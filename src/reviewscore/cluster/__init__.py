@@ -1,10 +1,10 @@
 """Score on Ray Data: the same deploy folder and per-batch code as `reviewscore score`,
 spread over a pool of actors on one machine or a cluster (needs the [cluster] extra).
 
-    from reviewscore.cluster import connect, expand_inputs, read_reviews, score_dataset
+    from reviewscore.cluster import connect, expand_inputs, read_review_dataset, score_dataset
 
     connect()                                                     # or connect("auto")
-    rows = read_reviews(expand_inputs(["reviews/*.tsv.gz", "reviews/part-2.parquet"]))
+    rows = read_review_dataset(expand_inputs(["reviews/*.tsv.gz", "reviews/part-2.parquet"]))
     scored = score_dataset(rows, "deploy/minilm", actors=4, threads=2)      # + label, label_name
     scored.write_parquet("scored/")
 
@@ -20,10 +20,10 @@ except ImportError as exc:  # pragma: no cover - the test environment installs t
         f"--engine ray needs Ray Data ({exc.name} is missing): pip install 'reviewscore[cluster]'"
     ) from None
 
-from reviewscore.cluster.job import ClusterOptions, ClusterSummary, connect, score_to_folder
-from reviewscore.cluster.reading import expand_inputs, read_reviews
+from reviewscore.cluster.job import ClusterSummary, connect, score_to_folder
+from reviewscore.cluster.reading import expand_inputs, read_review_dataset
 from reviewscore.cluster.scoring import ScorerActor, score_dataset
-from reviewscore.cluster.writing import OUTPUT_FORMATS
+from reviewscore.cluster_options import OUTPUT_FORMATS, ClusterOptions
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -32,7 +32,7 @@ __all__ = [
     "ScorerActor",
     "connect",
     "expand_inputs",
-    "read_reviews",
+    "read_review_dataset",
     "score_dataset",
     "score_to_folder",
 ]

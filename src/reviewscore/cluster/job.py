@@ -12,7 +12,9 @@ import logging
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,42 +22,21 @@ import ray
 import ray.data
 from ray.exceptions import RayTaskError
 
-from reviewscore.cluster.reading import expand_inputs, read_report, read_reviews
+from reviewscore.cluster.reading import expand_inputs, read_report, read_review_dataset
 from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
 from reviewscore.cluster.writing import (
-    DEFAULT_SHARD_ROWS,
     OUTPUT_KIND,
     OutputFolder,
     Shard,
     is_job_output,
     write_shards,
 )
-from reviewscore.data import BadLine, Columns
-from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
+from reviewscore.cluster_options import ClusterOptions
+from reviewscore.data import BadLine
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import ReviewscoreError
 from reviewscore.files import check_replaceable, replace_folder
-from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.summary import ScoreSummary
-
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """What `score_to_folder` does; None for actors/threads means "fill the cluster"."""
-
-    columns: Columns = field(default_factory=Columns)
-    output_format: str = "parquet"
-    probs: bool = False
-    variant: str | None = None
-    provider: str = "auto"
-    max_length: int | None = None
-    batch_tokens: int = DEFAULT_BATCH_TOKENS
-    chunk_rows: int = DEFAULT_CHUNK_ROWS
-    shard_rows: int = DEFAULT_SHARD_ROWS
-    on_bad_line: str = "skip"
-    actors: int | None = None
-    threads: int | None = None
-    gpus_per_actor: float = 0
 
 
 @dataclass
@@ -124,6 +105,19 @@ def plan_actors(options: ClusterOptions) -> tuple[int, int]:
     return actors, threads
 
 
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[None]:
+    """Ray Data's progress bars on or off for one job. Its DataContext is global to the
+    process: a job that left it changed would change every later Ray Data call there."""
+    context = ray.data.DataContext.get_current()
+    before = context.enable_progress_bars
+    context.enable_progress_bars = enabled
+    try:
+        yield
+    finally:
+        context.enable_progress_bars = before
+
+
 def _user_error(exc: BaseException) -> ReviewscoreError | None:
     """The ReviewscoreError a task raised, out of the exceptions Ray wrapped it in (a
     RayTaskError also subclasses the error it wraps, but its message is a traceback)."""
@@ -144,7 +138,7 @@ def score_to_folder(
     deploy_dir: str | Path,
     inputs: list[str],
     output_dir: str | Path,
-    options: ClusterOptions = ClusterOptions(),
+    options: ClusterOptions = ClusterOptions(),  # noqa: B008 - frozen dataclass, safe as a default
     *,
     progress: bool | None = None,
     actor_class: type[ScorerActor] = ScorerActor,
@@ -164,8 +158,6 @@ def score_to_folder(
     variant = options.variant or manifest["default_variant"]
     connect()
     actors, threads = plan_actors(options)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = sys.stderr.isatty() if progress is None else progress
     summary = ClusterSummary.for_variant(
         manifest,
         variant,
@@ -177,9 +169,13 @@ def score_to_folder(
         output_dir=str(output_dir),
     )
     started = time.perf_counter()
-    with replace_folder(output_dir, OUTPUT_KIND, is_job_output, inputs) as build:
+    bars = sys.stderr.isatty() if progress is None else progress
+    with (
+        progress_bars(bars),
+        replace_folder(output_dir, OUTPUT_KIND, is_job_output, inputs) as build,
+    ):
         folder = OutputFolder(build)
-        rows = read_reviews(
+        rows = read_review_dataset(
             paths,
             options.columns,
             chunk_rows=options.chunk_rows,

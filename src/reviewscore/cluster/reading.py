@@ -157,7 +157,7 @@ def read_files(
             )
 
 
-def read_reviews(
+def read_review_dataset(
     paths: list[str],
     columns: Columns = Columns(),  # noqa: B008 - frozen dataclass, safe as a default
     *,

@@ -104,7 +104,7 @@ def score_dataset(
     actor gets `batch_rows` rows at a time, which it splits into token-budget batches (the
     local scorer's 8192 by default: in-process, 1024-row chunks scored 29% slower than
     8192 with MiniLM on 2 CPUs, likely the shorter window to sort by length); a
-    block bigger than that goes to one actor whole, so feed it small blocks (`read_reviews`
+    block bigger than that goes to one actor whole, so feed it small blocks (`read_review_dataset`
     does; for your own Dataset, lower DataContext.target_max_block_size before making it).
     """
     deploy_dir = check_deploy_dir(deploy_dir, variant)
@@ -119,7 +119,7 @@ def score_dataset(
         "keep_text": keep_text,
     }
     # No repartition here: its tasks would need a CPU that the actors may all hold (a
-    # deadlock). A block goes to one actor whole, so `read_reviews` makes small blocks.
+    # deadlock). A block goes to one actor whole, so `read_review_dataset` makes small blocks.
     return dataset.map_batches(
         actor_class,
         fn_constructor_args=(str(deploy_dir),),

@@ -22,17 +22,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray.data
 
+from reviewscore.cluster_options import DEFAULT_SHARD_ROWS, OUTPUT_FORMATS
 from reviewscore.data import BadLine
 from reviewscore.data.tsv import TsvWriter
 from reviewscore.files import write_json
 
-OUTPUT_FORMATS = ("parquet", "tsv")
 SUCCESS = "_SUCCESS"
 SUMMARY = "summary.json"
 BAD_ROWS = "bad_rows.tsv"
 ATTEMPTS = "_attempts"
 REPORTS = "_reports"
-DEFAULT_SHARD_ROWS = 65536
 
 
 def _write_tsv(table: pa.Table, path: str) -> None:

@@ -24,11 +24,10 @@ def calibration_feeds(
     deploy_dir: Path, variant: str, texts: list[str]
 ) -> Iterator[dict[str, np.ndarray]]:
     """Model inputs for `texts`, batch by batch, as the scorer builds them."""
-    from reviewscore.score.batching import pad_batch, plan_batches
+    from reviewscore.score.batching import plan_batches
     from reviewscore.score.classifier import DeployedClassifier
 
     classifier = DeployedClassifier.open(deploy_dir, variant, require_finished=False)
     encoded = classifier.encode(texts)
     for rows in plan_batches(encoded.lengths):
-        batch = pad_batch(encoded.ids, encoded.type_ids, rows, classifier.padding)
-        yield {name: batch[name] for name in classifier.input_names}
+        yield classifier.feeds(encoded, rows)

@@ -15,13 +15,8 @@ import numpy as np
 
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import FolderError
-from reviewscore.score.batching import (
-    DEFAULT_BATCH_TOKENS,
-    Padding,
-    Ragged,
-    pad_batch,
-    plan_batches,
-)
+from reviewscore.padding import Padding, Ragged, pad_batch
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.session import Session, open_session
 
 
@@ -68,7 +63,8 @@ class DeployedClassifier:
     """One variant of a verified deploy folder, with its tokenizer and onnxruntime session.
 
     Stable API (the export's parity gate and calibration call it): `open`, `encode`,
-    `logits_encoded`, `logits`, `probabilities`, `predict`; results are in input order.
+    `feeds`, `logits_encoded`, `logits`, `probabilities`, `predict`; results are in input
+    order.
     """
 
     def __init__(
@@ -147,9 +143,15 @@ class DeployedClassifier:
     ) -> np.ndarray:
         out = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
         for rows in plan_batches(encoded.lengths, batch_tokens):
-            batch = pad_batch(encoded.ids, encoded.type_ids, rows, self.padding)
-            out[rows] = self._run({name: batch[name] for name in self.input_names})
+            out[rows] = self._run(self.feeds(encoded, rows))
         return out
+
+    def feeds(self, encoded: Encoded, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's inputs for `rows` of `encoded`: padded as this model pads, and only
+        the inputs its graph takes. Calibration and benchmarks build batches here too, so
+        they feed exactly what scoring feeds."""
+        batch = pad_batch(encoded.ids, encoded.type_ids, rows, self.padding)
+        return {name: batch[name] for name in self.input_names}
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         session = self.session.inner

@@ -8,7 +8,7 @@ import errno
 from collections.abc import Iterator
 from pathlib import Path
 
-from reviewscore.errors import OutputError
+from reviewscore.errors import OutputError, UsageError
 
 ADVICE = {
     errno.EACCES: "choose a folder you can write to",
@@ -17,6 +17,12 @@ ADVICE = {
     errno.EDQUOT: "free some space or write elsewhere",
     errno.EROFS: "write to another file system",
 }
+
+
+def check_probs_format(fmt: str | None, probs: bool) -> None:
+    """Kaggle's format is exactly id and label: no room for probabilities (any engine)."""
+    if probs and fmt == "kaggle":
+        raise UsageError("--probs does not apply to --format kaggle (id and label only)")
 
 
 def check_output_path(output: str | None) -> None:

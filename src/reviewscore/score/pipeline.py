@@ -12,11 +12,11 @@ import gzip
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -24,19 +24,24 @@ from tqdm import tqdm
 from reviewscore.cpu_features import local_cpu
 from reviewscore.data import Columns, LabelMode, ReviewRows, iter_review_chunks
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
-from reviewscore.errors import DataError
+from reviewscore.errors import DataError, UsageError
 from reviewscore.files import atomic_path
 from reviewscore.metrics import classification_metrics
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, Encoded, softmax
 from reviewscore.score.inputs import check_output_is_not_an_input
-from reviewscore.score.output import check_output_path, output_errors
+from reviewscore.score.output import check_output_path, check_probs_format, output_errors
 from reviewscore.score.summary import ScoreSummary
 from reviewscore.score.writers import Writer
+
+# `score` options only a Ray job takes, as the command spells them.
+RAY_ONLY = {"address": "--address", "actors": "--actors", "gpus_per_actor": "--gpus-per-actor"}
 
 
 @dataclass(frozen=True)
 class ScoreOptions:
+    """What `score_files` does: the local engine's options."""
+
     fmt: str = "csv"
     probs: bool = False
     columns: Columns = field(default_factory=Columns)
@@ -44,6 +49,29 @@ class ScoreOptions:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     on_bad_line: str = "error"
     evaluate: bool = False
+
+    @classmethod
+    def from_command(cls, values: Mapping[str, Any]) -> ScoreOptions:
+        """The options of the `score` command (by parameter name) as the local engine's:
+        csv and stopping at a bad line unless told otherwise; a UsageError for what only
+        Ray does (cluster options, parquet, which is written as a folder of shards)."""
+        check_probs_format(values["fmt"], values["probs"])
+        for name, option in RAY_ONLY.items():
+            if values[name]:
+                raise UsageError(f"{option} needs --engine ray")
+        if values["fmt"] == "parquet":
+            raise UsageError("--format parquet needs --engine ray (it writes a folder)")
+        return cls(
+            fmt=values["fmt"] or "csv",
+            probs=values["probs"],
+            columns=Columns(
+                text=values["text_column"], label=values["label_column"], id=values["id_column"]
+            ),
+            batch_tokens=values["batch_tokens"],
+            chunk_rows=values["chunk_rows"],
+            on_bad_line=values["on_bad_line"] or "error",
+            evaluate=values["evaluate"],
+        )
 
 
 def _prefetched(

@@ -14,44 +14,40 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from reviewscore.padding import Padding, Ragged, pad_batch
+
 POOL_BATCHES = 50  # a pool holds this many batches: sorted enough, still well mixed
 
 
-@dataclass
-class Encoded:
-    """Token ids of each row, unpadded, and the labels (None for unlabelled rows)."""
+@dataclass(frozen=True)
+class EncodedRows:
+    """Token ids of each row, unpadded, the labels (None for unlabelled rows) and how this
+    model pads."""
 
-    ids: list[list[int]]
+    ids: Ragged
     labels: np.ndarray | None
-    pad_id: int
-    pad_left: bool
+    padding: Padding
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.fromiter((len(i) for i in self.ids), dtype=np.int64, count=len(self.ids))
+        return self.ids.lengths
 
 
-def encode(texts: list[str], labels: np.ndarray | None, tokenizer, max_length: int) -> Encoded:
+def encode(texts: list[str], labels: np.ndarray | None, tokenizer, max_length: int) -> EncodedRows:
     """One batch call of the fast tokenizer (Rust, multi-threaded), truncating, no padding."""
     ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return Encoded(ids, labels, pad_id, tokenizer.padding_side == "left")
+    side = "left" if tokenizer.padding_side == "left" else "right"
+    return EncodedRows(Ragged.from_lists(ids), labels, Padding(pad_id, 0, side))
 
 
-def collate(encoded: Encoded, indices: np.ndarray) -> dict[str, torch.Tensor]:
+def collate(encoded: EncodedRows, indices: np.ndarray) -> dict[str, torch.Tensor]:
     """Pad the rows at `indices` to their own longest length (left for XLNet-style models)."""
-    rows = [encoded.ids[i] for i in indices]
-    width = max(len(r) for r in rows)
-    input_ids = np.full((len(rows), width), encoded.pad_id, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for r, row in enumerate(rows):
-        span = slice(width - len(row), width) if encoded.pad_left else slice(0, len(row))
-        input_ids[r, span] = row
-        mask[r, span] = 1
-    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
+    padded = pad_batch(encoded.ids, None, indices, encoded.padding)
+    batch = {name: torch.from_numpy(array) for name, array in padded.items()}
     if encoded.labels is not None:
         batch["labels"] = torch.from_numpy(encoded.labels[indices].astype(np.int64))
     return batch

@@ -7,6 +7,7 @@ settings it started with.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -78,7 +79,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The config a run saved. Settings this version does not know (the run was made by
+        a newer one) are named on stderr and ignored: resuming without them may train
+        differently, so the user should know, but the run is still readable."""
         known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            print(
+                f"warning: the run's saved config has setting(s) this version of reviewscore "
+                f"does not know, ignored: {', '.join(unknown)} (made by a newer version?)",
+                file=sys.stderr,
+            )
         values = {k: v for k, v in data.items() if k in known}
         if "momentum" in values:
             values["momentum"] = tuple(values["momentum"])

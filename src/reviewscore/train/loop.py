@@ -38,7 +38,13 @@ from reviewscore.train.model_load import load_model
 from reviewscore.train.plots import plot_confusion, plot_history
 from reviewscore.train.precision import pick_precision
 from reviewscore.train.predict import validation_metrics
-from reviewscore.train.schedules import make_optimizer, make_scheduler
+from reviewscore.train.schedules import apply_setting, make_optimizer, schedule_at
+from reviewscore.train.step import train_step
+
+# Steps between reads of the loss: `.item()` makes the CPU wait for the GPU to finish every
+# queued step, so the CPU's and the GPU's time per step add up instead of overlapping
+# (nanoGPT logs at an interval for this reason).
+LOG_EVERY = 50
 
 
 def epoch_chunks(stage_steps: int, steps_per_epoch: int) -> list[int]:
@@ -91,6 +97,18 @@ def check_finite(loss: float, where: str, config: TrainConfig) -> None:
             f"training diverged: the loss is {loss} at {where}; the stage was not saved; "
             f"try a lower --lr (this run: {config.lr:g})"
         )
+
+
+def read_losses(
+    pending: list[tuple[dict[str, Any], torch.Tensor]], config: TrainConfig
+) -> list[float]:
+    """Fill in the loss of each pending step record with one device-to-host copy, and stop
+    at the first non-finite one (the run stops before its stage is saved)."""
+    values = torch.stack([loss for _, loss in pending]).float().tolist()
+    for (record, _), value in zip(pending, values, strict=True):
+        check_finite(value, f"stage {record['stage'] + 1}, step {record['step'] + 1}", config)
+        record["loss"] = value
+    return values
 
 
 def train(
@@ -168,49 +186,42 @@ def train(
     for stage in range(info.stages_completed, config.stages):
         n_top = trainable_count(config.unfreeze[stage], len(groups))
         set_trainable(groups, n_top, frozen)
-        trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = make_optimizer(groups, lrs, config)
-        scheduler = make_scheduler(optimizer, stage_steps, config)
         torch.manual_seed(config.seed + 1 + stage)  # dropout: a resumed stage replays exactly
-        batches = batch_stream(lengths, config.batch_size, config.seed, start=stage * stage_steps)
-        step = stage * stage_steps
+        stage_start = stage * stage_steps
+        batches = batch_stream(lengths, config.batch_size, config.seed, start=stage_start)
+        step = stage_start
         for epoch, epoch_steps in enumerate(epoch_chunks(stage_steps, steps_per_epoch)):
             model.train()
             started, seen, losses = time.perf_counter(), 0, []
+            pending: list[tuple[dict[str, Any], torch.Tensor]] = []  # losses not yet read
             bar = tqdm(
                 total=epoch_steps,
                 desc=f"stage {stage + 1}/{config.stages}",
                 leave=False,
                 disable=None,  # shown on a terminal, not in logs
             )
-            for _ in range(epoch_steps):
+            for i in range(epoch_steps):
+                apply_setting(optimizer, schedule_at(step - stage_start, stage_steps, config))
                 batch = collate(train_set, next(batches))
-                batch = {k: v.to(precision.device) for k, v in batch.items()}
-                with precision.autocast():
-                    loss = model(**batch).loss
-                losses.append(loss.item())
-                check_finite(losses[-1], f"stage {stage + 1}, step {step + 1}", config)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-                history["steps"].append(
-                    {
-                        "stage": stage,
-                        "step": step,
-                        "loss": losses[-1],
-                        "lr": optimizer.param_groups[-1]["lr"],
-                        "lr_bottom": optimizer.param_groups[0]["lr"],
-                        "beta1": optimizer.param_groups[-1]["betas"][0],
-                    }
-                )
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
+                record = {
+                    "stage": stage,
+                    "step": step,
+                    "loss": None,  # read back with the others of its interval
+                    "lr": optimizer.param_groups[-1]["lr"],
+                    "lr_bottom": optimizer.param_groups[0]["lr"],
+                    "beta1": optimizer.param_groups[-1]["betas"][0],
+                }
+                loss = train_step(model, batch, optimizer, scaler, precision, config.grad_clip)
+                pending.append((record, loss))
                 step += 1
                 seen += len(batch["input_ids"])
-                rate = seen / (time.perf_counter() - started)
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", phrases_s=f"{rate:.0f}")
+                if len(pending) == LOG_EVERY or i == epoch_steps - 1:
+                    losses += read_losses(pending, config)
+                    history["steps"] += [record for record, _ in pending]
+                    pending = []
+                    rate = seen / (time.perf_counter() - started)
+                    bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", phrases_s=f"{rate:.0f}")
                 bar.update()
             bar.close()
             train_seconds = time.perf_counter() - started

@@ -20,7 +20,7 @@ import torch
 from reviewscore.data import Columns
 from reviewscore.errors import ReviewscoreError
 from reviewscore.files import write_json
-from reviewscore.train.batching import Encoded, batch_stream, collate, encode
+from reviewscore.train.batching import EncodedRows, batch_stream, collate, encode
 from reviewscore.train.config import TrainConfig
 from reviewscore.train.data_prep import prepare_data
 from reviewscore.train.layer_groups import (
@@ -33,6 +33,7 @@ from reviewscore.train.layer_groups import (
 from reviewscore.train.model_load import load_model
 from reviewscore.train.plots import plot_lr_find, smooth
 from reviewscore.train.precision import Precision, pick_precision
+from reviewscore.train.step import train_step
 
 DIVERGE_FACTOR = 4.0
 SKIP_START, SKIP_END = 5, 3  # fastai's margins: the ends of the curve are noise
@@ -59,7 +60,7 @@ def suggest(lrs: list[float], losses: list[float]) -> dict[str, float]:
 def sweep(
     model: torch.nn.Module,
     groups: list[LayerGroup],
-    encoded: Encoded,
+    encoded: EncodedRows,
     config: TrainConfig,
     *,
     start_lr: float = 1e-7,
@@ -90,12 +91,7 @@ def sweep(
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["ratio"]
             batch = collate(encoded, next(batches))
-            with precision.autocast():
-                loss = model(**{k: v.to(precision.device) for k, v in batch.items()}).loss
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss = train_step(model, batch, optimizer, scaler, precision, config.grad_clip)
             lrs.append(lr)
             raw.append(loss.item())
             smoothed = float(smooth(raw)[-1])

@@ -8,14 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from reviewscore.metrics import ClassificationMetrics, classification_metrics
-from reviewscore.train.batching import Encoded, collate, sorted_batches
+from reviewscore.train.batching import EncodedRows, collate, sorted_batches
 from reviewscore.train.precision import Precision, pick_precision
 
 
 @torch.inference_mode()
 def predict_logits(
     model: torch.nn.Module,
-    encoded: Encoded,
+    encoded: EncodedRows,
     batch_size: int = 128,
     precision: Precision | None = None,
 ) -> np.ndarray:
@@ -36,7 +36,7 @@ def predict_logits(
 
 def validation_metrics(
     model: torch.nn.Module,
-    encoded: Encoded,
+    encoded: EncodedRows,
     batch_size: int = 128,
     precision: Precision | None = None,
 ) -> tuple[float, ClassificationMetrics]:
