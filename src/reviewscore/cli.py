@@ -589,29 +589,6 @@ def _verify(
         raise ParityError(message)
 
 
-def _score_on_ray(
-    deploy_dir: Path,
-    inputs: list[str],
-    output: str | None,
-    *,
-    fmt: str,
-    on_bad_line: str,
-    evaluate: bool,
-    progress: bool | None,
-    address: str | None,
-    options: dict,
-) -> None:
-    """`score --engine ray`: refuse what a folder of shards cannot do, then run the job."""
-    if output is None or output == "-":
-        raise click.UsageError("--engine ray writes a folder: give it with -o OUTPUT_DIR")
-    if "-" in inputs:
-        raise click.UsageError("--engine ray reads files, not standard input (`-`)")
-    if fmt not in ("parquet", "tsv"):
-        raise click.UsageError(f"--engine ray writes parquet or tsv shards, not {fmt}")
-    if evaluate:
-        raise click.UsageError("--evaluate needs --engine local")
-    from reviewscore.cluster import ClusterOptions, connect, score_to_folder
-    from reviewscore.data import Columns
 def _score_on_ray(values: dict[str, Any]) -> None:
     """`score --engine ray`: its options are checked before Ray loads, then the job runs."""
     from reviewscore.cluster_options import ClusterOptions
