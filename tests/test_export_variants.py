@@ -160,6 +160,23 @@ def test_fp16_the_cpu_cannot_run_is_recorded_as_not_checked(tmp_path, monkeypatc
     assert manifest["parity"]["fp32"]["checked"] is True
 
 
+def test_any_other_fp16_failure_stops_the_export(tmp_path, monkeypatch):
+    from reviewscore import parity_figures
+
+    original = parity_figures.variant_figures
+
+    def broken_fp16(classifier, *args):
+        if classifier.variant_name == "fp16":
+            raise RuntimeError("INVALID_GRAPH: a broken conversion")
+        return original(classifier, *args)
+
+    monkeypatch.setattr(parity_figures, "variant_figures", broken_fp16)
+    make_run(tmp_path / "run", "bert")
+    with pytest.raises(RuntimeError, match="INVALID_GRAPH"):
+        export_run(tmp_path / "run", tmp_path / "deploy", ExportOptions(variants=("fp32", "fp16")))
+    assert not (tmp_path / "deploy").exists()
+
+
 def test_optimisation_falls_back_to_basic_where_there_are_no_fusion_patterns(tmp_path):
     from reviewscore.export.onnx_graph import export_onnx
     from reviewscore.export.optimize import optimize_graph

@@ -91,9 +91,10 @@ def describe(summary: ScoreSummary) -> list[str]:
         lines.extend(f"  {b.source}:{b.line}: {b.message}" for b in first)
     if not summary.batch_invariant:
         lines.append(
-            f"warning: variant {summary.variant} is not batch-invariant (dynamic int8 computes "
-            "activation scales per batch): labels may depend on batching (--batch-tokens, "
-            "neighbouring rows); use a batch-invariant variant where reproducibility matters"
+            f"warning: variant {summary.variant} is not batch-invariant (so its manifest says; "
+            "dynamic int8, for one, computes activation scales per batch): labels may depend "
+            "on batching (--batch-tokens, neighbouring rows); use a batch-invariant variant "
+            "where reproducibility matters"
         )
     if not summary.parity_checked:
         lines.append(
