@@ -383,20 +383,35 @@ def test_a_port_in_use_is_a_one_line_error(tmp_path, deploy):
 # --- in process: the batcher's merging, and no input can make a 500 ---
 
 
-def test_merged_requests_score_as_the_file_scorer_does(deploy):
+def test_merged_requests_are_the_rows_of_one_encode(deploy):
     from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.serve.batcher import concat_encoded
 
     classifier = DeployedClassifier.open(deploy)
     texts = [row[2] for row in keyword_rows(40, seed=5)]
-    parts = [classifier.encode(texts[i : i + 7]) for i in range(0, 40, 7)]
-    merged = concat_encoded(parts)
+    merged = concat_encoded([classifier.encode(texts[i : i + 7]) for i in range(0, 40, 7)])
     whole = classifier.encode(texts)
-    assert merged.ids.flat.tolist() == whole.ids.flat.tolist()
-    assert merged.ids.starts.tolist() == whole.ids.starts.tolist()
-    assert merged.type_ids is not None and whole.type_ids is not None
-    assert merged.type_ids.flat.tolist() == whole.type_ids.flat.tolist()
-    assert (classifier.logits_encoded(merged, 64) == classifier.logits(texts)).all()
+    for field in ("flat", "starts", "lengths"):
+        assert getattr(merged.ids, field).tolist() == getattr(whole.ids, field).tolist()
+    assert (classifier.logits_encoded(merged).argmax(1) == classifier.predict(texts)).all()
+
+
+def test_merged_type_ids_follow_their_rows():
+    from reviewscore.score.batching import Ragged
+    from reviewscore.score.classifier import Encoded
+    from reviewscore.serve.batcher import concat_encoded
+
+    def encoded(rows: list[list[int]]) -> Encoded:
+        return Encoded(
+            Ragged.from_lists(rows), Ragged.from_lists([[r[0] % 2] * len(r) for r in rows])
+        )
+
+    parts = [encoded([[5, 6, 7]]), encoded([[8], [9, 10]])]
+    merged = concat_encoded(parts)
+    assert merged.ids.flat.tolist() == [5, 6, 7, 8, 9, 10]
+    assert merged.ids.starts.tolist() == [0, 3, 4]
+    assert merged.type_ids is not None
+    assert merged.type_ids.flat.tolist() == [1, 1, 1, 0, 1, 1]
 
 
 JSON = st.recursive(
@@ -469,3 +484,14 @@ def test_deeply_nested_json_is_a_400_not_a_recursion_error():
         parse_score_request(b"[" * 200_000, Limits())
     assert refused.value.status == 400
     assert "nested too deeply" in refused.value.message
+
+
+def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off():
+    """With protocol 0, asyncio leaves Nagle's algorithm on and each answer waits ~40 ms for
+    the client's delayed ACK (measured: 50 ms per /healthz round trip)."""
+    import socket
+
+    from reviewscore.serve.server import _listen
+
+    with _listen("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP
