@@ -495,3 +495,24 @@ def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off():
 
     with _listen("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP
+
+
+def test_runs_are_cut_where_padding_costs_more_than_a_run():
+    import numpy as np
+
+    from reviewscore.serve.batcher import plan_runs
+
+    lengths = np.array([40, 3, 3, 4, 3, 41, 4, 12])
+
+    def shape(overhead: float, budget: int = 4096) -> list[list[int]]:
+        runs = plan_runs(lengths, budget, overhead)
+        assert sorted(np.concatenate(runs).tolist()) == list(range(len(lengths)))
+        return [lengths[run].tolist() for run in runs]
+
+    # free runs: one per length; dear runs: everything in one (as the file scorer's plan)
+    assert shape(0) == [[3, 3, 3], [4, 4], [12], [40], [41]]
+    assert shape(10_000) == [[3, 3, 3, 4, 4, 12, 40, 41]]
+    # padding 3 rows by one token (3) is cheaper than a run of 8; 5 rows by 8 (40) is not
+    assert shape(8) == [[3, 3, 3, 4, 4], [12], [40, 41]]
+    # the padded budget still holds: 3 rows x 4 tokens > 11
+    assert shape(10_000, budget=11) == [[3, 3, 3], [4, 4], [12], [40], [41]]

@@ -122,7 +122,10 @@ def describe_model(state: ServeState) -> dict[str, Any]:
             "max_text_chars": state.limits.max_chars,
             "max_queue_rows": state.batcher.settings.max_queue_rows,
         },
-        "batching": vars(state.batcher.settings),
+        "batching": {
+            **vars(state.batcher.settings),
+            "run_overhead_tokens": round(state.batcher.run_overhead_tokens),
+        },
     }
 
 

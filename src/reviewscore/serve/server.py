@@ -18,6 +18,7 @@ log = logging.getLogger("reviewscore.serve")
 
 # Seconds uvicorn waits for accepted requests after SIGTERM; a full queue drains well within.
 GRACEFUL_SHUTDOWN_S = 60
+BACKLOG = 2048  # uvicorn's default
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ def _listen(host: str, port: int) -> socket.socket:
         raise ReviewscoreError(
             f"cannot listen on {host}:{port}: {reason}; choose another --host/--port"
         ) from None
+    # Listening from here on: a client that connects while the model warms up waits in the
+    # backlog instead of being refused.
+    sock.listen(BACKLOG)
     return sock
 
 
