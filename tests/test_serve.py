@@ -185,6 +185,7 @@ BAD_REQUESTS = [
     ("POST", "/v1/score", b'{"texts": ["' + b"x" * 41 + b'"]}', 413, "has 41 characters; limit 40"),
     ("POST", "/v1/score", b'{"texts": ["' + b"x" * 700 + b'"]}', 413, "limit 600 bytes"),
     ("GET", "/v1/score", b"", 405, "Method Not Allowed"),
+    ("FORM", "/v1/score", b'{"texts": ["a"]}', 415, "send application/json"),
     ("GET", "/nowhere", b"", 404, "Not Found"),
 ]  # fmt: skip
 
@@ -193,7 +194,12 @@ BAD_REQUESTS = [
 def test_bad_requests_get_their_status_and_a_json_error(
     small_limits, method, path, body, status, message
 ):
-    response = httpx.request(method, small_limits.url + path, content=body, timeout=10)
+    # FORM: what a browser page on another origin may send without a CORS preflight
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if method == "FORM" else {}
+    method = "POST" if method == "FORM" else method
+    response = httpx.request(
+        method, small_limits.url + path, content=body, headers=headers, timeout=10
+    )
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert message in response.json()["error"]

@@ -66,9 +66,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def check_content_type(request: Request) -> None:
+    """JSON, or no Content-Type at all. A browser page on another origin can send a form or
+    text/plain POST without asking first (no CORS preflight); refusing those keeps such
+    pages from spending this server's CPU, since a JSON POST needs a preflight that fails."""
+    declared = request.headers.get("content-type")
+    if declared is not None and declared.split(";")[0].strip().lower() != "application/json":
+        raise RequestError(415, f"Content-Type {declared!r}: send application/json")
+
+
 async def score(request: Request) -> Response:
     state: ServeState = request.app.state.serve
     try:
+        check_content_type(request)
         body = await read_body(request, state.limits.max_body_bytes)
         parsed = parse_score_request(body, state.limits)
     except RequestError as exc:
