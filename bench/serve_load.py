@@ -3,7 +3,8 @@
     (a) the server with micro-batching (the default: --max-wait-ms 5, --max-batch-tokens 4096)
     (b) the server with --no-batching: one session run per request
     (c) the offline ceiling: `DeployedClassifier.logits` on the same phrases in this process
-        (tokenise, length-sort, token-budget batches: `reviewscore score` without file I/O)
+        (tokenise, length-sort, token-budget batches: `reviewscore score` without file I/O),
+        measured right after each cell's (a) and (b), as the load of a shared machine drifts
 
 For (a) and (b): phrases/s and p50/p95/p99 request latency at 1, 8, 32 and 128 concurrent
 clients sending one phrase per request, and at 1, 8 and 32 clients sending 32 phrases per
@@ -17,6 +18,7 @@ to 127.0.0.1 only, and every cell stops by itself after `--seconds`.
 
     .venv/bin/python bench/serve_load.py --deploy deploy/NAME
     .venv/bin/python bench/serve_load.py --deploy deploy/NAME --seconds 5 --phrases 2000
+    .venv/bin/python bench/serve_load.py --deploy deploy/NAME --max-wait-ms 20
 """
 
 from __future__ import annotations
@@ -177,24 +179,35 @@ def _get(port: int, path: str) -> bytes:
 
 
 def serve_cells(deploy: Path, phrases: list[str], args, folder: Path) -> list[dict]:
-    """Both servers up at once (an idle one costs nothing), each cell run on one then the
-    other, back to back: a shared machine's load drifts less between the two than across
-    two whole series."""
-    modes = {"batching": [], "no batching": ["--no-batching"]}
+    """Both servers up at once (an idle one costs nothing), and for each cell the batching
+    server, the one-run-per-request server and the offline scorer back to back: a shared
+    machine's load drifts (2-4x within minutes here) far less within a cell than across
+    whole series."""
+    modes = {
+        "batching": ["--max-wait-ms", str(args.max_wait_ms)],
+        "no batching": ["--no-batching"],
+    }
     processes = {
         mode: start_server(deploy, args.threads, folder / f"{mode}.log", extra)
         for mode, extra in modes.items()
     }
+    classifier = DeployedClassifier.open(deploy, threads=args.threads)
     cells = []
     try:
         ports = {mode: wait_ready(p, folder / f"{mode}.log") for mode, p in processes.items()}
         plan = [(c, 1) for c in SINGLE_CLIENTS] + [(c, MULTI_ROWS) for c in MULTI_CLIENTS]
         for clients, rows in plan:
+            pair = []
             for mode, port in ports.items():
                 cell = asyncio.run(load(port, phrases, clients, rows, args.seconds))
                 cell["batching"] = mode == "batching"
+                pair.append(cell)
+            ceiling = offline(classifier, phrases, args.seconds)
+            for cell in pair:
+                cell["offline_phrases_per_s"] = ceiling
                 cells.append(cell)
                 print(format_cell(cell), flush=True)
+            print(f"{'offline':<12} {'':>31} {ceiling:8.0f} phrases/s", flush=True)
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
@@ -203,10 +216,9 @@ def serve_cells(deploy: Path, phrases: list[str], args, folder: Path) -> list[di
     return cells
 
 
-def offline(deploy: Path, phrases: list[str], threads: int, seconds: float) -> float:
+def offline(classifier: DeployedClassifier, phrases: list[str], seconds: float) -> float:
     """Phrases/s of the file scorer's in-memory path on the same phrases (whole passes until
     `seconds` have gone, after one pass of warm-up)."""
-    classifier = DeployedClassifier.open(deploy, threads=threads)
     classifier.logits(phrases)
     done = 0
     started = time.perf_counter()
@@ -234,25 +246,19 @@ def main() -> None:
     parser.add_argument("--phrases", type=int, default=4000, help="First N phrases of --data.")
     parser.add_argument("--seconds", type=float, default=6.0, help="Measured time per cell.")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="Of the batching server.")
     args = parser.parse_args()
 
     phrases = read_phrases(args.data, args.phrases)
     print(
-        f"{cpu_model()}, {os.cpu_count()} CPUs; server --threads {args.threads}; "
+        f"{cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+        f"server --threads {args.threads}; "
         f"{len(phrases)} phrases of {args.data.name}"
     )
-    # The ceiling before and after the servers' cells: the load of a shared machine drifts.
-    before = offline(args.deploy, phrases, args.threads, args.seconds)
     with tempfile.TemporaryDirectory(prefix="serve-load-") as folder:
         cells = serve_cells(args.deploy, phrases, args, Path(folder))
     batched = [cell for cell in cells if cell["batching"]]
     unbatched = [cell for cell in cells if not cell["batching"]]
-    after = offline(args.deploy, phrases, args.threads, args.seconds)
-    ceiling = (before + after) / 2
-    print(
-        f"offline scorer (DeployedClassifier.logits, same phrases): {before:.0f} phrases/s "
-        f"before, {after:.0f} after; load average {os.getloadavg()[0]:.1f}"
-    )
 
     def at(cells: list, clients: int, rows: int = 1) -> dict:
         return next(c for c in cells if c["clients"] == clients and c["rows_per_request"] == rows)
@@ -260,7 +266,7 @@ def main() -> None:
     key_on, key_off = at(batched, 32), at(unbatched, 32)
     summary = {
         "speedup_32_clients": key_on["phrases_per_s"] / key_off["phrases_per_s"],
-        "share_of_offline_32_clients": key_on["phrases_per_s"] / ceiling,
+        "share_of_offline_32_clients": key_on["phrases_per_s"] / key_on["offline_phrases_per_s"],
         "p99_ms_32_clients": key_on["p99_ms"],
     }
     print(
@@ -274,10 +280,11 @@ def main() -> None:
         "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "threads": args.threads,
+        "max_wait_ms": args.max_wait_ms,
+        "load_average_end": os.getloadavg()[0],
         "phrases": len(phrases),
         "seconds_per_cell": args.seconds,
         "cells": cells,
-        "offline_phrases_per_s": {"before": before, "after": after},
         "summary": summary,
     }
     (OUT / f"{stamp}.json").write_text(json.dumps(record, indent=2))

@@ -645,8 +645,10 @@ def serve_command(
 ) -> None:
     """Serve DEPLOY_DIR over HTTP: POST /v1/score, GET /v1/model, /healthz, /readyz, /metrics.
 
-    Requests are micro-batched (see docs in README "Serving"). SIGTERM or Ctrl-C: stop
-    accepting, answer every accepted request, exit 0.
+    Requests wait in a bounded queue; one worker scores what has arrived as one micro-batch
+    (up to --max-batch-tokens, or once the oldest has waited --max-wait-ms), through the same
+    path as `reviewscore score`. SIGTERM or Ctrl-C: stop accepting, answer every accepted
+    request, exit 0. Needs the [serve] extra.
     """
     from reviewscore.serve.batcher import BatchSettings
     from reviewscore.serve.server import ServeOptions, serve
