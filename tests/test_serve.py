@@ -240,14 +240,14 @@ def test_model_and_probes_describe_the_deploy_folder(small_limits, deploy):
 
 
 def test_a_full_queue_answers_503_with_retry_after(tmp_path, deploy):
-    # The first request waits 1.5 s for company in its micro-batch, holding the queue's rows.
-    options = ["--max-queue-rows", "3", "--max-request-texts", "3", "--max-wait-ms", "1500"]
+    # The first request waits 3 s for company in its micro-batch, holding the queue's rows.
+    options = ["--max-queue-rows", "3", "--max-request-texts", "3", "--max-wait-ms", "3000"]
     with serving(deploy, tmp_path, *options) as server:
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(
                 httpx.post, server.url + "/v1/score", json={"texts": ["good"] * 3}, timeout=30
             )
-            time.sleep(0.5)
+            time.sleep(1.0)
             refused = httpx.post(server.url + "/v1/score", json={"texts": ["bad"]}, timeout=30)
             assert first.result().status_code == 200
         metrics = httpx.get(server.url + "/metrics", timeout=10).text
