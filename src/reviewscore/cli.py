@@ -596,7 +596,8 @@ def _score_on_ray(
     type=click.IntRange(min=1),
     default=4096,
     show_default=True,
-    help="Token budget of a micro-batch (rows x longest row), as score's --batch-tokens.",
+    help="Tokens of a micro-batch (before padding); each session run also stays within it "
+    "padded, as score's --batch-tokens.",
 )
 @click.option(
     "--max-wait-ms",
@@ -612,9 +613,27 @@ def _score_on_ray(
     show_default=True,
     help="Texts waiting at most; beyond, requests get 503 with Retry-After.",
 )
-@click.option("--max-request-texts", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--max-text-chars", type=click.IntRange(min=1), default=10_000, show_default=True)
-@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True)
+@click.option(
+    "--max-request-texts",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Texts per request at most (413 beyond); at most --max-queue-rows.",
+)
+@click.option(
+    "--max-text-chars",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Characters per text at most (413 beyond).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=1 << 20,
+    show_default=True,
+    help="Request body size at most (413 beyond).",
+)
 @click.option(
     "--api-key-file",
     type=click.Path(dir_okay=False, path_type=Path),
