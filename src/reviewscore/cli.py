@@ -24,6 +24,7 @@ def cli() -> None:
     reviewscore export  runs/NAME --out deploy/NAME            (needs the [train] extra)
     reviewscore score   deploy/NAME reviews.tsv -o scored.csv  (base install)
     reviewscore verify  deploy/NAME --all                      (base install)
+    reviewscore serve   deploy/NAME --port 8000                (needs the [serve] extra)
     """
 
 
@@ -609,6 +610,121 @@ def _score_on_ray(values: dict[str, Any]) -> None:
         "in bad_rows.tsv",
         err=True,
     )
+
+
+# --- serve command ---
+
+
+@cli.command("serve")
+@click.argument("deploy_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 exposes the service to the network.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--variant", default=None, help="Model variant (default: the folder's default).")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="onnxruntime intra-op threads (default: physical cores).",
+)
+@click.option(
+    "--max-batch-tokens",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Tokens of a micro-batch (before padding); each session run also stays within it "
+    "padded, as score's --batch-tokens.",
+)
+@click.option(
+    "--max-wait-ms",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Longest a request waits for others to join its micro-batch.",
+)
+@click.option(
+    "--max-queue-rows",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    help="Texts waiting at most; beyond, requests get 503 with Retry-After.",
+)
+@click.option(
+    "--max-request-texts",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Texts per request at most (413 beyond); at most --max-queue-rows.",
+)
+@click.option(
+    "--max-text-chars",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Characters per text at most (413 beyond).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=1 << 20,
+    show_default=True,
+    help="Request body size at most (413 beyond).",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Require 'Authorization: Bearer <key>' with the key in this file (not on /healthz, "
+    "/readyz).",
+)
+@click.option(
+    "--batching/--no-batching",
+    default=True,
+    show_default=True,
+    help="--no-batching: one session run per request (the baseline for comparisons).",
+)
+def serve_command(
+    deploy_dir: Path,
+    host: str,
+    port: int,
+    variant: str | None,
+    threads: int | None,
+    max_batch_tokens: int,
+    max_wait_ms: float,
+    max_queue_rows: int,
+    max_request_texts: int,
+    max_text_chars: int,
+    max_body_bytes: int,
+    api_key_file: Path | None,
+    batching: bool,
+) -> None:
+    """Serve DEPLOY_DIR over HTTP: POST /v1/score, GET /v1/model, /healthz, /readyz, /metrics.
+
+    Requests wait in a bounded queue; one worker scores what has arrived as one micro-batch
+    (up to --max-batch-tokens, or once the oldest has waited --max-wait-ms), through the same
+    path as `reviewscore score`. SIGTERM or Ctrl-C: stop accepting, answer every accepted
+    request, exit 0. Needs the [serve] extra.
+    """
+    from reviewscore.serve.batcher import BatchSettings
+    from reviewscore.serve.server import ServeOptions, serve
+
+    batch = BatchSettings(max_batch_tokens, max_wait_ms / 1000, max_queue_rows, batching)
+    options = ServeOptions(
+        host,
+        port,
+        variant,
+        threads,
+        batch,
+        max_body_bytes,
+        max_request_texts,
+        max_text_chars,
+        api_key_file,
+    )
+    serve(deploy_dir, options)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

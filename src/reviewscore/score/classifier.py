@@ -7,6 +7,7 @@ figures in the manifest describe what `reviewscore score` computes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,10 +140,17 @@ class DeployedClassifier:
         return Encoded(ids, Ragged.from_lists([e.type_ids for e in encodings]))
 
     def logits_encoded(
-        self, encoded: Encoded, batch_tokens: int = DEFAULT_BATCH_TOKENS
+        self,
+        encoded: Encoded,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        batches: Iterable[np.ndarray] | None = None,
     ) -> np.ndarray:
+        """`batches`: the row indices of each session run, when the caller plans them (the
+        server's micro-batches); by default `plan_batches` within `batch_tokens`."""
         out = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
-        for rows in plan_batches(encoded.lengths, batch_tokens):
+        if batches is None:
+            batches = plan_batches(encoded.lengths, batch_tokens)
+        for rows in batches:
             out[rows] = self._run(self.feeds(encoded, rows))
         return out
 

@@ -1,0 +1,73 @@
+"""When the server is ready for traffic: the model is loaded, warmed up, and its parity
+re-checked on this CPU where the deploy folder carries a reference.
+
+The parity re-check plugs in at `recheck_parity`: today no deploy folder carries a reference
+(`reviewscore verify` will add one), so it reports "no reference" and does not hold readiness
+back; once it can compare, a failed re-check keeps /readyz at 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reviewscore.score.classifier import DeployedClassifier
+
+WARM_UP_TEXT = "a warm-up phrase"
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    """The outcome of re-checking the model on this CPU against the folder's reference."""
+
+    status: str  # "passed", "failed" or "no reference"
+    detail: str = ""
+
+    @property
+    def blocks_readiness(self) -> bool:
+        return self.status == "failed"
+
+
+def recheck_parity(classifier: DeployedClassifier) -> ParityCheck:
+    """Re-check the loaded variant on this CPU against the deploy folder's reference outputs.
+
+    The hook for `reviewscore verify`'s check: no folder carries a reference yet.
+    """
+    return ParityCheck("no reference", "this deploy folder carries no reference outputs")
+
+
+def warm_up(classifier: DeployedClassifier) -> None:
+    """Run the session on a short and a full-length batch, so onnxruntime's first-run costs
+    (arena growth, kernel selection) are paid before the first client's request."""
+    long_text = " ".join([WARM_UP_TEXT] * classifier.manifest["max_length"])
+    classifier.logits([WARM_UP_TEXT])
+    classifier.logits([WARM_UP_TEXT, long_text] * 4)
+
+
+@dataclass
+class Readiness:
+    """Set by the inference worker as it starts; read by /readyz."""
+
+    loaded: bool = True  # the server is built around an already-opened classifier
+    warmed: bool = False
+    parity: ParityCheck | None = None
+    failure: str | None = field(default=None)
+
+    @property
+    def ready(self) -> bool:
+        checked = self.parity is not None and not self.parity.blocks_readiness
+        return self.loaded and self.warmed and checked and self.failure is None
+
+    def prepare(self, classifier: DeployedClassifier) -> None:
+        """Warm up, then re-check parity (in the inference worker, before any request)."""
+        warm_up(classifier)
+        self.warmed = True
+        self.parity = recheck_parity(classifier)
+
+    def report(self) -> dict[str, Any]:
+        parity = None if self.parity is None else vars(self.parity)
+        report: dict[str, Any] = {"ready": self.ready, "loaded": self.loaded}
+        report |= {"warmed": self.warmed, "parity_recheck": parity}
+        if self.failure is not None:
+            report["failure"] = self.failure
+        return report
