@@ -236,7 +236,49 @@ def test_model_and_probes_describe_the_deploy_folder(small_limits, deploy):
     assert httpx.get(small_limits.url + "/healthz", timeout=10).json() == {"alive": True}
     ready = httpx.get(small_limits.url + "/readyz", timeout=10).json()
     assert ready["ready"] and ready["loaded"] and ready["warmed"]
-    assert ready["parity_recheck"]["status"] == "no reference"
+    assert ready["parity_recheck"]["status"] == "passed"
+    assert ready["parity_recheck"]["detail"].startswith(f"{manifest['default_variant']}: ")
+
+
+def test_a_model_that_fails_the_parity_recheck_is_never_ready(tmp_path, deploy):
+    """A changed weight behind a rehashed manifest passes the hash check at start; only the
+    re-check against the stored PyTorch reference can tell, and it keeps /readyz at 503."""
+    import numpy as np
+    import onnx
+
+    from reviewscore.deploy_folder import write_manifest
+
+    changed = Path(shutil.copytree(deploy, tmp_path / "deploy"))
+    model = onnx.load(str(changed / "model.onnx"))
+    weight = max(model.graph.initializer, key=lambda t: np.prod(t.dims))
+    array = onnx.numpy_helper.to_array(weight)
+    noise = np.random.default_rng(0).normal(0, 0.5, array.shape).astype(array.dtype)
+    weight.CopyFrom(onnx.numpy_helper.from_array(array + noise, weight.name))
+    onnx.save(model, str(changed / "model.onnx"))
+    write_manifest(changed, load_manifest(changed, verify=False))
+
+    log = tmp_path / "serve.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [*CLI, "serve", str(changed), "--port", "0"], stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        report = None
+        while report is None or report["parity_recheck"] is None:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            match = PORT_LINE.search(log.read_text())
+            if match:
+                answer = httpx.get(f"http://127.0.0.1:{match[1]}/readyz", timeout=5)
+                assert answer.status_code == 503
+                report = answer.json()
+            time.sleep(0.05)
+        assert report["ready"] is False and report["warmed"] is True
+        assert report["parity_recheck"]["status"] == "failed"
+        assert "max abs logit difference" in report["parity_recheck"]["detail"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
 
 
 def test_a_full_queue_answers_503_with_retry_after(tmp_path, deploy):

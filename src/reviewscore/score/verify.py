@@ -17,7 +17,7 @@ from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import FolderError
 from reviewscore.parity_figures import Thresholds, checked_variant, failures_message, summary
-from reviewscore.parity_reference import read_reference
+from reviewscore.parity_reference import Reference, read_reference
 from reviewscore.score.classifier import DeployedClassifier
 
 
@@ -66,18 +66,9 @@ def _thresholds(deploy_dir: Path, manifest: dict[str, Any]) -> Thresholds:
         ) from exc
 
 
-def verify_folder(
-    deploy_dir: str | Path,
-    variants: list[str] | None = None,
-    *,
-    provider: str = "auto",
-    threads: int | None = None,
-) -> Verification:
-    """Re-run the parity check of `variants` (default: the folder's default variant) here.
-    Refuses a folder with no stored reference: exported with --no-check, or before verify
-    existed."""
-    deploy_dir = Path(deploy_dir)
-    manifest = load_manifest(deploy_dir, verify=True)
+def _stored_reference(deploy_dir: Path, manifest: dict[str, Any]) -> tuple[Reference, Thresholds]:
+    """The export's reference and thresholds; a folder without them is refused (exported
+    with --no-check, or before verify existed)."""
     if "parity_reference" not in manifest:
         why = (
             "it was exported with --no-check"
@@ -88,13 +79,26 @@ def verify_folder(
             f"{deploy_dir}: no stored parity reference to verify against ({why}); re-export "
             "it with `reviewscore export` and the parity gate"
         )
+    reference = read_reference(deploy_dir / manifest["parity_reference"], len(manifest["labels"]))
+    return reference, _thresholds(deploy_dir, manifest)
+
+
+def verify_folder(
+    deploy_dir: str | Path,
+    variants: list[str] | None = None,
+    *,
+    provider: str = "auto",
+    threads: int | None = None,
+) -> Verification:
+    """Re-run the parity check of `variants` (default: the folder's default variant) here."""
+    deploy_dir = Path(deploy_dir)
+    manifest = load_manifest(deploy_dir, verify=True)
+    reference, thresholds = _stored_reference(deploy_dir, manifest)
     names = variants or [manifest["default_variant"]]
     unknown = [name for name in names if name not in manifest["variants"]]
     if unknown:
         choices = ", ".join(manifest["variants"])
         raise FolderError(f"{deploy_dir}: no variant {unknown[0]!r}; this folder has: {choices}")
-    reference = read_reference(deploy_dir / manifest["parity_reference"], len(manifest["labels"]))
-    thresholds = _thresholds(deploy_dir, manifest)
     figures = {
         name: checked_variant(
             lambda name=name: DeployedClassifier.open(
@@ -107,4 +111,16 @@ def verify_folder(
         for name in names
     }
     at_export = {name: manifest.get("parity", {}).get(name, {}) for name in names}
+    return Verification(deploy_dir, thresholds, figures, at_export)
+
+
+def verify_classifier(classifier: DeployedClassifier) -> Verification:
+    """The same check on a classifier already open (a server's): the session that will
+    answer requests is the one checked, and no second copy of the model is loaded."""
+    deploy_dir, manifest = Path(classifier.deploy_dir), classifier.manifest
+    reference, thresholds = _stored_reference(deploy_dir, manifest)
+    name = classifier.variant_name
+    precision = manifest["variants"][name].get("precision", "")
+    figures = {name: checked_variant(lambda: classifier, precision, reference, thresholds)}
+    at_export = {name: manifest.get("parity", {}).get(name, {})}
     return Verification(deploy_dir, thresholds, figures, at_export)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reviewscore.score.batching import MAX_BATCH_ROWS, Ragged
+from reviewscore.padding import Ragged
+from reviewscore.score.batching import MAX_BATCH_ROWS
 from reviewscore.score.classifier import DeployedClassifier, Encoded
 from reviewscore.serve.metrics import ServeMetrics
 from reviewscore.serve.readiness import Readiness

@@ -1,9 +1,9 @@
 """When the server is ready for traffic: the model is loaded, warmed up, and its parity
 re-checked on this CPU where the deploy folder carries a reference.
 
-The parity re-check plugs in at `recheck_parity`: today no deploy folder carries a reference
-(`reviewscore verify` will add one), so it reports "no reference" and does not hold readiness
-back; once it can compare, a failed re-check keeps /readyz at 503.
+The parity re-check is `reviewscore verify`'s, run on the loaded session: a folder exported
+before verify existed (or with --no-check) has no reference and is served with "no
+reference"; a failed re-check keeps /readyz at 503 (and says why in its body).
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reviewscore.errors import ReviewscoreError
 from reviewscore.score.classifier import DeployedClassifier
+from reviewscore.score.verify import verify_classifier
 
 WARM_UP_TEXT = "a warm-up phrase"
 
@@ -29,11 +31,18 @@ class ParityCheck:
 
 
 def recheck_parity(classifier: DeployedClassifier) -> ParityCheck:
-    """Re-check the loaded variant on this CPU against the deploy folder's reference outputs.
-
-    The hook for `reviewscore verify`'s check: no folder carries a reference yet.
-    """
-    return ParityCheck("no reference", "this deploy folder carries no reference outputs")
+    """Re-check the loaded variant on this CPU against the deploy folder's reference outputs
+    (the export's parity rows and PyTorch's logits), with the export's thresholds."""
+    if "parity_reference" not in classifier.manifest:
+        return ParityCheck("no reference", "this deploy folder carries no reference outputs")
+    try:
+        verification = verify_classifier(classifier)
+    except ReviewscoreError as exc:  # a damaged reference: not verifiable, so not ready
+        return ParityCheck("failed", str(exc))
+    failures = verification.failures()
+    if failures:
+        return ParityCheck("failed", failures)
+    return ParityCheck("passed", "; ".join(verification.lines()))
 
 
 def warm_up(classifier: DeployedClassifier) -> None:
