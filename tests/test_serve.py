@@ -445,7 +445,7 @@ def test_merged_requests_are_the_rows_of_one_encode(deploy):
 
 
 def test_merged_type_ids_follow_their_rows():
-    from reviewscore.score.batching import Ragged
+    from reviewscore.padding import Ragged
     from reviewscore.score.classifier import Encoded
     from reviewscore.serve.batcher import concat_encoded
 
