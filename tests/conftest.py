@@ -39,3 +39,17 @@ def exported(tmp_path_factory):
         return built[arch]
 
     return build
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A folder holding a tiny random bert saved as a model (tiny/) and 600 toy rows
+    (toy.tsv): what the train CLI tests start from. One per test module."""
+    from tiny_models import make_model, write_toy_tsv
+
+    root = tmp_path_factory.mktemp("tiny")
+    model, tokenizer = make_model("bert")
+    model.save_pretrained(root / "tiny")
+    tokenizer.save_pretrained(root / "tiny")
+    write_toy_tsv(root / "toy.tsv", 600, seed=2)
+    return root

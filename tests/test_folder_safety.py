@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewscore.cli import main
+from cli_runner import reviewscore
 from reviewscore.errors import FolderError
 from reviewscore.files import (
     STAGING_MARK,
@@ -58,18 +58,6 @@ def umask_022():
     previous = os.umask(0o022)
     yield
     os.umask(previous)
-
-
-def reviewscore(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:
-    """Run the real entry point in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["reviewscore", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, str]]:

@@ -4,12 +4,11 @@ limit, ids that must come back exactly from a TSV output, options that cannot ap
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import pytest
 
-from reviewscore.cli import main
+from cli_runner import reviewscore
 from reviewscore.data import Columns, read_reviews
 from tiny_models import make_run
 
@@ -24,18 +23,6 @@ def deploy(tmp_path_factory) -> Path:
     make_run(root / "run", "bert")
     export_run(root / "run", root / "deploy")
     return root / "deploy"
-
-
-def reviewscore(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:
-    """Run the real entry point in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["reviewscore", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def long_review() -> str:

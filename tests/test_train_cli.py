@@ -11,38 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from reviewscore.cli import main
+from cli_runner import reviewscore
 from reviewscore.errors import ReviewscoreError
 from reviewscore.train.batching import encode
 from reviewscore.train.config import DEFAULT_RECIPE, TrainConfig, build_config
 from reviewscore.train.layer_groups import find_layer_groups
 from reviewscore.train.lr_finder import suggest, sweep
 from reviewscore.train.model_load import resolve_model
-from tiny_models import make_model, make_run, toy_rows, write_toy_tsv
+from tiny_models import make_model, make_run, toy_rows
 
 HEADER = "PhraseId\tSentenceId\tPhrase\tSentiment\n"
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    model, tokenizer = make_model("bert")
-    model.save_pretrained(root / "tiny")
-    tokenizer.save_pretrained(root / "tiny")
-    write_toy_tsv(root / "toy.tsv", 600, seed=2)
-    return root
-
-
-def reviewscore(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run the real entry point in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["reviewscore", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def train_args(tiny, out, *extra):

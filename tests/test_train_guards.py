@@ -4,34 +4,11 @@ loss gone non-finite, one-class data; and its notices go to stderr, not stdout."
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from reviewscore.cli import main
-from tiny_models import make_model, toy_rows, write_toy_tsv
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("guards")
-    model, tokenizer = make_model("bert")
-    model.save_pretrained(root / "tiny")
-    tokenizer.save_pretrained(root / "tiny")
-    write_toy_tsv(root / "toy.tsv", 600, seed=2)
-    return root
-
-
-def reviewscore(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:
-    """Run the real entry point in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["reviewscore", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_runner import reviewscore
+from tiny_models import toy_rows
 
 
 def train_args(tiny, out, data=None, *extra: object) -> tuple:
