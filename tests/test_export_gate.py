@@ -6,29 +6,22 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
-import onnx
 import pytest
 
 from reviewscore.export import deploy as deploy_module
 from reviewscore.export.deploy import ExportOptions, export_run
 from reviewscore.parity_figures import ParityError, Thresholds
+from source_checks import perturb_largest_weight
 from tiny_models import make_run
 
 
 def _perturbing(original):
     """optimize_graph, then corrupt the graph it wrote, as a broken exporter or optimiser
-    would: noise on the largest initializer (the word embeddings; a constant shift would
-    vanish in the LayerNorm that follows)."""
+    would (`perturb_largest_weight`)."""
 
     def optimize(src, dst, **kwargs):
         applied = original(src, dst, **kwargs)
-        graph = onnx.load(str(dst))
-        weight = max(graph.graph.initializer, key=lambda t: np.prod(t.dims))
-        array = onnx.numpy_helper.to_array(weight)
-        array = array + np.random.default_rng(0).normal(0, 0.5, array.shape).astype(array.dtype)
-        weight.CopyFrom(onnx.numpy_helper.from_array(array, weight.name))
-        onnx.save(graph, str(dst))
+        perturb_largest_weight(dst)
         return applied
 
     return optimize

@@ -16,6 +16,7 @@ import pytest
 from reviewscore.errors import DataError, FolderError, ReviewscoreError
 from reviewscore.score.classifier import DeployedClassifier
 from reviewscore.score.pipeline import ScoreOptions, score_files
+from source_checks import imported_modules
 from tiny_models import make_run, toy_rows, write_toy_tsv
 
 CLI = [sys.executable, "-m", "reviewscore.cli", "score"]
@@ -309,7 +310,6 @@ def test_scores_with_torch_and_transformers_blocked(tmp_path, deploy):
 
 
 def test_score_package_source_never_imports_torch_train_or_export():
-    import ast
 
     import reviewscore.score as package
 
@@ -325,11 +325,5 @@ def test_score_package_source_never_imports_torch_train_or_export():
         "reviewscore.run_model",
     )
     for file in files:
-        for node in ast.walk(ast.parse(file.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                assert not name.startswith(forbidden), f"{file.name} imports {name}"
+        for name in imported_modules(file):
+            assert not name.startswith(forbidden), f"{file.name} imports {name}"

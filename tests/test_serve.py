@@ -7,7 +7,6 @@ client is bounded in requests and time.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import csv
 import io
@@ -31,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviewscore.deploy_folder import load_manifest
+from source_checks import imported_modules, perturb_largest_weight
 from tiny_models import keyword_rows, make_run, write_toy_tsv
 
 pytest.importorskip("starlette")
@@ -243,18 +243,10 @@ def test_model_and_probes_describe_the_deploy_folder(small_limits, deploy):
 def test_a_model_that_fails_the_parity_recheck_is_never_ready(tmp_path, deploy):
     """A changed weight behind a rehashed manifest passes the hash check at start; only the
     re-check against the stored PyTorch reference can tell, and it keeps /readyz at 503."""
-    import numpy as np
-    import onnx
-
     from reviewscore.deploy_folder import write_manifest
 
     changed = Path(shutil.copytree(deploy, tmp_path / "deploy"))
-    model = onnx.load(str(changed / "model.onnx"))
-    weight = max(model.graph.initializer, key=lambda t: np.prod(t.dims))
-    array = onnx.numpy_helper.to_array(weight)
-    noise = np.random.default_rng(0).normal(0, 0.5, array.shape).astype(array.dtype)
-    weight.CopyFrom(onnx.numpy_helper.from_array(array + noise, weight.name))
-    onnx.save(model, str(changed / "model.onnx"))
+    perturb_largest_weight(changed / "model.onnx")
     write_manifest(changed, load_manifest(changed, verify=False))
 
     log = tmp_path / "serve.log"
@@ -515,14 +507,8 @@ def test_serve_package_never_imports_torch_train_or_export():
 
     forbidden = ("torch", "transformers", "reviewscore.train", "reviewscore.export")
     for file in Path(package.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(file.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                assert not name.startswith(forbidden), f"{file.name} imports {name}"
+        for name in imported_modules(file):
+            assert not name.startswith(forbidden), f"{file.name} imports {name}"
 
 
 def test_deeply_nested_json_is_a_400_not_a_recursion_error():

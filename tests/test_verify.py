@@ -15,7 +15,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 
 from reviewscore.cpu_features import ISA_FEATURES, local_cpu, parse_cpuinfo
@@ -23,6 +22,7 @@ from reviewscore.deploy_folder import load_manifest, write_manifest
 from reviewscore.errors import FolderError
 from reviewscore.parity_reference import REFERENCE_FILE, read_reference
 from reviewscore.score.verify import verify_folder
+from source_checks import perturb_largest_weight
 from tiny_models import make_run, write_toy_tsv
 
 VARIANTS = ("fp32", "int8-dynamic", "int8-static")
@@ -95,19 +95,9 @@ def test_fp32_figures_here_match_the_export_figures(root):
     assert checked.figures["fp32"]["max_abs_logit_diff"] < 1e-4
 
 
-def _perturb_largest_weight(model_file: Path) -> None:
-    """Noise on the largest initializer (the word embeddings), as in test_export_gate."""
-    model = onnx.load(str(model_file))
-    weight = max(model.graph.initializer, key=lambda t: np.prod(t.dims))
-    array = onnx.numpy_helper.to_array(weight)
-    array = array + np.random.default_rng(0).normal(0, 0.5, array.shape).astype(array.dtype)
-    weight.CopyFrom(onnx.numpy_helper.from_array(array, weight.name))
-    onnx.save(model, str(model_file))
-
-
 def test_a_changed_model_with_a_rehashed_manifest_fails_with_exit_3(root, tmp_path):
     deploy = copy_deploy(root, tmp_path)
-    _perturb_largest_weight(deploy / "model.onnx")
+    perturb_largest_weight(deploy / "model.onnx")
     rewrite_manifest(deploy, lambda manifest: None)
     load_manifest(deploy)  # the hashes match: only the parity check can tell
 
