@@ -8,12 +8,11 @@ the rows read: a lost or duplicated batch fails the job instead of passing unnot
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +21,12 @@ import ray
 import ray.data
 from ray.exceptions import RayTaskError
 
-from reviewscore.cluster.reading import expand_inputs, read_report, read_review_dataset
+from reviewscore.cluster.reading import (
+    data_context,
+    expand_inputs,
+    read_report,
+    read_review_dataset,
+)
 from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
 from reviewscore.cluster.writing import (
     OUTPUT_KIND,
@@ -105,17 +109,9 @@ def plan_actors(options: ClusterOptions) -> tuple[int, int]:
     return actors, threads
 
 
-@contextmanager
-def progress_bars(enabled: bool) -> Iterator[None]:
-    """Ray Data's progress bars on or off for one job. Its DataContext is global to the
-    process: a job that left it changed would change every later Ray Data call there."""
-    context = ray.data.DataContext.get_current()
-    before = context.enable_progress_bars
-    context.enable_progress_bars = enabled
-    try:
-        yield
-    finally:
-        context.enable_progress_bars = before
+def progress_bars(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Ray Data's progress bars on or off for one job, restored after (`data_context`)."""
+    return data_context("enable_progress_bars", enabled)
 
 
 def _user_error(exc: BaseException) -> ReviewscoreError | None:

@@ -13,6 +13,7 @@ deterministic, so a retried task rewrites the same report.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
@@ -196,14 +197,21 @@ def read_review_dataset(
 
 
 @contextmanager
-def _block_bytes(size: int) -> Iterator[None]:
-    """Datasets created in this block use blocks of about `size` bytes: a pipeline keeps the
-    DataContext that was current when its first Dataset was made (here: the list of files),
-    so the setting holds downstream too; the caller's own setting is restored after."""
+def data_context(setting: str, value: Any) -> Iterator[None]:
+    """Ray Data's DataContext `setting` set to `value` for one block, the caller's value
+    restored after. The DataContext is global to the process: a job that left a setting
+    changed would change every later Ray Data call there."""
     context = ray.data.DataContext.get_current()
-    previous = context.target_max_block_size
-    context.target_max_block_size = size
+    previous = getattr(context, setting)
+    setattr(context, setting, value)
     try:
         yield
     finally:
-        context.target_max_block_size = previous
+        setattr(context, setting, previous)
+
+
+def _block_bytes(size: int) -> contextlib.AbstractContextManager[None]:
+    """Datasets created in this block use blocks of about `size` bytes: a pipeline keeps the
+    DataContext that was current when its first Dataset was made (here: the list of files),
+    so the setting holds downstream too."""
+    return data_context("target_max_block_size", size)
