@@ -46,11 +46,13 @@ DYNAMIC_ALTERNATIVES = [
     DynamicInt8(per_channel=False, reduce_range=False, weight_type="QUInt8"),
     DynamicInt8(per_channel=True, reduce_range=True, weight_type="QInt8"),
     DynamicInt8(per_channel=True, reduce_range=False, weight_type="QInt8"),
+    DynamicInt8(per_channel=True, reduce_range=False, weight_type="QUInt8"),
 ]
 STATIC_ALTERNATIVES = [
     StaticInt8(keep_fp32=()),
     StaticInt8(keep_fp32=("activation-matmuls",)),
     StaticInt8(reduce_range=True),
+    StaticInt8(weight_type="QUInt8"),
     StaticInt8(per_channel=False),
 ]
 
@@ -162,7 +164,10 @@ def build_alternatives(
         if settings == chosen.static_int8:
             continue
         kept = "+".join(k.split("-")[0] for k in settings.keep_fp32) or "none"
-        tag = f"pc{int(settings.per_channel)}-rr{int(settings.reduce_range)}-fp32:{kept}"
+        tag = (
+            f"pc{int(settings.per_channel)}-rr{int(settings.reduce_range)}-"
+            f"{settings.weight_type}-fp32:{kept}"
+        )
         path = work / f"int8-static-{tag.replace(':', '-')}.onnx"
         start = time.perf_counter()
         quantize_static_int8(raw, path, calibration_feeds(deploy, "fp32", texts), settings)

@@ -21,6 +21,7 @@ from reviewscore.cpu_features import ISA_FEATURES, local_cpu, parse_cpuinfo
 from reviewscore.deploy_folder import load_manifest, write_manifest
 from reviewscore.errors import FolderError
 from reviewscore.parity_reference import REFERENCE_FILE, read_reference
+from reviewscore.score.summary import ScoreSummary, describe
 from reviewscore.score.verify import verify_folder
 from source_checks import perturb_largest_weight
 from tiny_models import make_run, write_toy_tsv
@@ -293,6 +294,31 @@ def test_score_warns_when_an_int8_variant_was_measured_on_another_isa_class(root
     assert "warning" not in fp32.stderr  # fp32 kernels do not change labels across CPUs
     same = run_cli("score", root / "deploy", root / "in.tsv", "--variant", "int8-static")
     assert same.returncode == 0 and "warning" not in same.stderr
+
+
+@pytest.mark.parametrize(
+    ("isa", "variant", "noted"),
+    [
+        ("avx2", "int8-static", True),
+        ("avx512", "int8-dynamic", True),
+        ("avx2", "fp32", False),
+        ("avx512-vnni", "int8-static", False),
+        ("amx", "int8-dynamic", False),
+    ],
+)
+def test_score_notes_that_int8_hardly_pays_on_a_cpu_without_vnni(root, isa, variant, noted):
+    """The note depends on the CPU record given, never on the CPU the test runs on."""
+    manifest = load_manifest(root / "deploy")
+    here = {**local_cpu(), "isa_class": isa, "cpu": "Some CPU"}
+    summary = ScoreSummary.for_variant(manifest, variant, "CPUExecutionProvider", here=here)
+    notes = [line for line in describe(summary) if line.startswith("note:")]
+    if noted:
+        assert len(notes) == 1 and f"this CPU, {isa} (Some CPU), has no VNNI" in notes[0]
+        assert "`--variant fp32`" in notes[0]
+    else:
+        assert notes == []
+    elsewhere = ScoreSummary.for_variant(manifest, variant, "CPUExecutionProvider", here=None)
+    assert not [line for line in describe(elsewhere) if line.startswith("note:")]
 
 
 # --- reproducibility ---

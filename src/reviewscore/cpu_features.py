@@ -37,6 +37,11 @@ ISA_CLASSES = (
 )
 
 
+# The classes without VNNI or AMX, whose int8 dot products go through saturating int16
+# pairs: there int8 was measured barely faster than fp32 (README "int8 and the CPU").
+SLOW_INT8_CLASSES = ("avx512", "avx2")
+
+
 def isa_class(flags: set[str]) -> str:
     """The int8 kernel class of a CPU with `flags`; "other" for one without AVX2 (an old
     x86, or ARM, whose /proc/cpuinfo names its features differently)."""

@@ -53,6 +53,7 @@ class StaticInt8:
     op_types: tuple[str, ...] = ("MatMul", "Gather")  # Gather: the embedding tables
     per_channel: bool = True
     reduce_range: bool = False
+    weight_type: str = "QInt8"  # or "QUInt8"
     keep_fp32: tuple[str, ...] = KEEP_FP32_CHOICES
 
 
@@ -142,8 +143,8 @@ def quantize_static_int8(
             op_types_to_quantize=list(settings.op_types),
             per_channel=settings.per_channel,
             reduce_range=settings.reduce_range,
-            activation_type=QuantType.QUInt8,  # u8 activations x s8 weights: AVX2 kernels
-            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType[settings.weight_type],
             calibrate_method=CalibrationMethod[settings.calibration],
             nodes_to_exclude=kept,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},

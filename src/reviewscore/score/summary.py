@@ -1,14 +1,15 @@
 """What a scoring run reports on stderr: rows, time, throughput, provider and variant, the
 lines it skipped, and warnings when the variant's labels can depend on batching, when it
 failed the export's parity gate, when the export skipped that gate (--no-check), or when an
-int8 variant's figures were measured on another class of CPU than this one."""
+int8 variant's figures were measured on another class of CPU than this one; and a note
+when an int8 variant runs on a CPU where int8 is hardly faster than fp32."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from reviewscore.cpu_features import describe_cpu
+from reviewscore.cpu_features import SLOW_INT8_CLASSES, describe_cpu
 from reviewscore.data import BadLine
 from reviewscore.metrics import ClassificationMetrics
 
@@ -32,6 +33,8 @@ class ScoreSummary:
     # (where the export measured an int8 variant, this machine, the deploy folder) when
     # their CPUs have different int8 kernels
     other_cpu: tuple[str, str, str] | None = None
+    # this CPU, when the variant is int8 and the CPU has no VNNI or AMX int8 instructions
+    slow_int8_cpu: str | None = None
 
     @classmethod
     def for_variant(
@@ -59,6 +62,11 @@ class ScoreSummary:
             and measured.get("isa_class") != here["isa_class"]
         ):
             other_cpu = (describe_cpu(measured), describe_cpu(here), deploy_dir)
+        slow_int8 = (
+            here is not None
+            and entry.get("precision") == "int8"
+            and here["isa_class"] in SLOW_INT8_CLASSES
+        )
         return cls(
             provider=provider,
             variant=variant,
@@ -66,6 +74,7 @@ class ScoreSummary:
             parity_checked="parity" in manifest,
             parity_failures=list(manifest.get("parity", {}).get(variant, {}).get("failures", [])),
             other_cpu=other_cpu,
+            slow_int8_cpu=describe_cpu(here) if here is not None and slow_int8 else None,
             **extra,
         )
 
@@ -114,5 +123,11 @@ def describe(summary: ScoreSummary) -> list[str]:
             f"this machine is {here}: int8 kernels differ between these CPU classes, so its "
             f"labels may not match them; check here with `reviewscore verify {deploy_dir} "
             f"--variant {summary.variant}`"
+        )
+    if summary.slow_int8_cpu:
+        lines.append(
+            f"note: this CPU, {summary.slow_int8_cpu}, has no VNNI or AMX int8 instructions: "
+            "on such CPUs no int8 setting was measured 1.2x faster than fp32 (README \"int8 and "
+            "the CPU\"), so `--variant fp32` gives PyTorch's labels at about the same speed"
         )
     return lines
