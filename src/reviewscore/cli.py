@@ -300,8 +300,8 @@ def export_command(
     PyTorch's logits are stored in the folder (parity_reference.npz), so `reviewscore
     verify` can repeat the check where the folder is deployed.
     """
+    from reviewscore.deploy_folder import Thresholds
     from reviewscore.export.deploy import ExportOptions, export_run
-    from reviewscore.parity_figures import Thresholds
 
     int8 = {"static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
     variants = ["fp32", *(int8[q] for q in quantize if q != "none")] + ["fp16"] * fp16

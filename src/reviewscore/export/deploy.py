@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from reviewscore.deploy_folder import (
+    MANIFEST,
     Manifest,
     TensorSpec,
+    Thresholds,
     Variant,
     is_deploy_folder,
     write_manifest,
@@ -41,7 +43,7 @@ from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
-from reviewscore.parity_figures import ParityError, Thresholds, failures_message
+from reviewscore.parity_figures import ParityError, failures_message
 from reviewscore.parity_reference import REFERENCE_FILE
 from reviewscore.run_model import load_run_model
 
@@ -104,8 +106,8 @@ def export_run(
         manifest = _build(Path(run_dir), staging, options, echo)
     message = failures_message(manifest.parity or {})
     if message:
-        raise ParityError(f"{message} (figures in {out_dir / 'manifest.json'})")
-    return manifest
+        raise ParityError(f"{message} (figures in {out_dir / MANIFEST})")
+    return replace(manifest, path=out_dir / MANIFEST)
 
 
 def _build(
