@@ -57,7 +57,8 @@ def test_keys_a_newer_train_wrote_are_kept(run, tmp_path):
         ({"max_length": "48"}, "'max_length' must be a positive integer, not '48'"),
         ({"labels": []}, "'labels' must be a non-empty list of label names, not []"),
         ({"stages_completed": -1}, "'stages_completed' must be a count, not -1"),
-        ({"columns": ["Phrase"]}, "'columns' must be a mapping of column role to name"),
+        ({"columns": ["Phrase"]}, "'columns' must be a mapping of column role (text, label,"),
+        ({"columns": {"txt": "Phrase"}}, "'columns' must be a mapping of column role (text,"),
         ({"base_model": None}, "'base_model' must be a model name or path, not None"),
     ],
 )

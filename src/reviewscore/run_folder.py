@@ -17,10 +17,11 @@ one is a one-line FolderError naming the file and the field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from reviewscore.data.columns import Columns
 from reviewscore.errors import FolderError
 from reviewscore.files import read_json, write_json
 from reviewscore.json_records import Record, is_int, is_object, is_str, is_str_list, json_key
@@ -35,6 +36,17 @@ def _is_count(value: Any) -> bool:
     return is_int(value) and value >= 0
 
 
+COLUMN_ROLES = tuple(item.name for item in fields(Columns))
+
+
+def _is_columns(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) <= set(COLUMN_ROLES)
+        and all(map(is_str, value.values()))
+    )
+
+
 @dataclass(frozen=True)
 class RunInfo(Record):
     """run.json. `stages_completed` is the run's commit point (train/checkpoint.py)."""
@@ -47,8 +59,7 @@ class RunInfo(Record):
     )
     max_length: int = json_key("a positive integer", lambda v: is_int(v) and v > 0)
     columns: dict[str, str] = json_key(
-        "a mapping of column role to name",
-        lambda v: isinstance(v, dict) and all(map(is_str, v.values())),
+        f"a mapping of column role ({', '.join(COLUMN_ROLES)}) to name", _is_columns
     )
     config: dict[str, Any] = json_key("a mapping", is_object, default_factory=dict)
     stages_total: int = json_key("a count", _is_count, default=0)
