@@ -18,11 +18,11 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from reviewscore.data import read_reviews
+from reviewscore.deploy_folder import Variant
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.deploy import VARIANT_FILES, ExportOptions, export_run
 from reviewscore.export.onnx_graph import export_onnx
@@ -176,8 +176,9 @@ def build_alternatives(
     return built
 
 
-def describe(variant: dict[str, Any]) -> str:
-    settings = variant.get("quantization") or variant.get("optimization") or {}
+def describe(variant: Variant | None) -> str:
+    """The settings of a variant of the folder (none for an alternative built here)."""
+    settings = (variant and (variant.quantization or variant.optimization)) or {}
     keys = ("per_channel", "reduce_range", "weight_type", "keep_fp32", "level")
     shown = {k: "+".join(v) if isinstance(v, list) else v for k, v in settings.items()}
     return " ".join(f"{k}={shown[k]}" for k in keys if k in shown)
@@ -214,7 +215,7 @@ def main() -> None:
     start = time.perf_counter()
     manifest = export_run(run_dir, deploy, chosen, echo=lambda line: print(" ", line[:150]))
     print(f"exported {run_dir} in {time.perf_counter() - start:.0f} s", flush=True)
-    files = [(name, deploy / v["file"]) for name, v in manifest["variants"].items()]
+    files = [(name, deploy / v.file) for name, v in manifest.variants.items()]
     if not args.no_alternatives:
         files += build_alternatives(run_dir, deploy, work, args, chosen)
 
@@ -228,12 +229,12 @@ def main() -> None:
     for r in results:
         predicted = r.logits.argmax(axis=1)
         metrics = classification_metrics(rows.labels, predicted)
-        variant = manifest["variants"].get(r.name, {})
+        variant = manifest.variants.get(r.name)
         table.append(
             {
                 "variant": r.name,
                 "settings": describe(variant),
-                "default": r.name == manifest["default_variant"],
+                "default": r.name == manifest.default_variant,
                 "file_mb": r.file.stat().st_size / 1e6,
                 "accuracy": metrics.accuracy,
                 "macro_f1": metrics.macro_f1,
@@ -242,7 +243,7 @@ def main() -> None:
                 "phrases_per_second": len(rows) / min(r.seconds),
                 "phrases_per_second_rounds": [len(rows) / t for t in r.seconds],
                 "labels_moved_between_batchings": r.moved,
-                "batch_invariant": variant.get("batch_invariant"),
+                "batch_invariant": variant.batch_invariant if variant else None,
             }
         )
     header = (

@@ -120,8 +120,8 @@ def build_deploy(run_dir: Path, deploy_dir: Path) -> Path:
     wanted = {"fp32", "int8-static", "int8-dynamic"}
     if (deploy_dir / "manifest.json").is_file():
         manifest = load_manifest(deploy_dir, verify=False)
-        same_run = Path(manifest["source_run"]).resolve() == run_dir.resolve()
-        if same_run and wanted <= set(manifest["variants"]):
+        same_run = Path(manifest.source_run or "").resolve() == run_dir.resolve()
+        if same_run and wanted <= set(manifest.variants):
             return deploy_dir
     options = ExportOptions(variants=("fp32", "int8-static", "int8-dynamic"))
     export_run(run_dir, deploy_dir, options, echo=lambda line: print(line, file=sys.stderr))
@@ -243,8 +243,8 @@ def main() -> None:
         )
         deploy = build_deploy(run, OUT / f"deploy-{run.name}")
     manifest = load_manifest(deploy)
-    variants = args.variants or [v for v in manifest["variants"] if v not in CPU_VARIANTS_SKIPPED]
-    model_dir = Path(manifest["source_run"]) / "model"
+    variants = args.variants or [v for v in manifest.variants if v not in CPU_VARIANTS_SKIPPED]
+    model_dir = Path(manifest.source_run or "") / "model"
 
     load_at_start = round(os.getloadavg()[0], 1)
     results: list[dict[str, Any]] = []
@@ -296,7 +296,7 @@ def main() -> None:
         "load_average": {"start": load_at_start, "end": round(os.getloadavg()[0], 1)},
         "threads": args.threads,
         "deploy": str(deploy),
-        "source_run": manifest["source_run"],
+        "source_run": manifest.source_run,
         "data": f"{args.data} ({n:,} rows)",
         "tokens": {
             "real": int(lengths.sum()),
@@ -307,7 +307,7 @@ def main() -> None:
     load = report["load_average"]
     print(f"{report['date']}  {report['machine']}  intra-op threads {args.threads}")
     print(f"1-min load average {load['start']} at start, {load['end']} at end (shared machine)")
-    print(f"deploy {deploy} (from {manifest['source_run']}); data {report['data']}")
+    print(f"deploy {deploy} (from {manifest.source_run}); data {report['data']}")
     real, fed = report["tokens"].values()
     print(f"tokens {real:,}; fed (with padding) by the scorer's batches {fed:,}")
     print(f"{'':58} {'rows':>7} {'phrases/s':>10} {'peak RSS':>9}")

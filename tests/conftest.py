@@ -3,9 +3,10 @@
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from reviewscore.deploy_folder import Manifest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,7 +19,7 @@ EXPORTED_MAX_LENGTH = 24
 class Exported:
     run: Path
     deploy: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,9 @@ def add_variant(deploy: Path, file: str, *, listed: bool) -> None:
     """A variant `extra` whose file is `file`, listed under `files` (hash recorded as it is
     on disk) or not."""
     manifest = load_manifest(deploy)
-    manifest["variants"]["extra"] = {**manifest["variants"]["fp32"], "file": file}
-    manifest["files"] = [*manifest["files"], file] if listed else list(manifest["files"])
-    write_manifest(deploy, manifest)
+    extra = replace(manifest.variant("fp32"), file=file)
+    manifest = replace(manifest, variants={**manifest.variants, "extra": extra})
+    write_manifest(deploy, manifest, [*manifest.files, file] if listed else manifest.files)
 
 
 @pytest.mark.parametrize(
@@ -97,9 +98,8 @@ def test_staging_folder_of_a_killed_export_is_refused(root, tmp_path):
     """What SIGKILL leaves: the export's early manifest, with hashes but no checks."""
     staging = copy_deploy(root, tmp_path)
     manifest = load_manifest(staging)
-    for key in ("shape_checks", "parity_checked", "parity", "parity_data", "parity_thresholds"):
-        manifest.pop(key)
-    manifest.pop("parity_passed")
+    checks = ("shape_checks", "parity_checked", "parity", "parity_data", "parity_thresholds")
+    manifest = replace(manifest, **dict.fromkeys(checks), parity_passed=None)
     write_manifest(staging, manifest)
     with pytest.raises(FolderError, match="its export did not finish"):
         DeployedClassifier.open(staging)
@@ -116,16 +116,16 @@ def test_ray_driver_refuses_a_staging_folder(root, tmp_path):
 
     staging = copy_deploy(root, tmp_path)
     manifest = load_manifest(staging)
-    del manifest["shape_checks"], manifest["parity"]
-    write_manifest(staging, manifest)
+    write_manifest(staging, replace(manifest, shape_checks=None, parity=None))
     with pytest.raises(FolderError, match="its export did not finish"):
         check_deploy_dir(staging, None)
 
 
 def test_no_check_export_is_recorded_and_scoring_warns(root, tmp_path):
     manifest = load_manifest(root / "unchecked")
-    assert manifest["parity_checked"] is False and "parity" not in manifest
-    assert load_manifest(root / "deploy")["parity_checked"] is True
+    assert manifest.parity_checked is False and manifest.parity is None
+    assert "parity" not in json.loads((root / "unchecked" / MANIFEST).read_text())
+    assert load_manifest(root / "deploy").parity_checked is True
     result = score(root / "unchecked", root / "in.tsv", "-o", str(tmp_path / "o.csv"))
     assert result.returncode == 0, result.stderr
     assert "warning: this deploy folder was exported with --no-check" in result.stderr

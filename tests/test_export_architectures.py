@@ -17,19 +17,19 @@ ATTENTION_FUSED = {"bert", "roberta", "distilbert", "electra"}
 def test_architecture_exports_optimises_and_passes_parity(exported, arch):
     manifest = exported(arch).manifest
 
-    assert manifest["model_type"] == arch
-    assert manifest["padding_side"] == ("left" if arch == "xlnet" else "right")
-    assert manifest["shape_checks"]["fp32"]["runs"] == 24 + 2 * 3  # lengths 1..24, batch 7/64
-    optimization = manifest["variants"]["fp32"]["optimization"]
+    assert manifest.model_type == arch
+    assert manifest.padding_side == ("left" if arch == "xlnet" else "right")
+    assert manifest.shape_checks["fp32"]["runs"] == 24 + 2 * 3  # lengths 1..24, batch 7/64
+    optimization = manifest.variant("fp32").optimization
     assert optimization["level"] == "fusions"
     fusions = optimization["fusions"]
     assert fusions.get("Attention", 0) == (3 if arch in ATTENTION_FUSED else 0)
     assert sum(fusions.values()) > 0  # LayerNorm/GELU fuse in every architecture
-    figures = manifest["parity"]["fp32"]
-    assert figures["passed"], figures
-    assert figures["rows"] == 60 and figures["agreement"] == 1.0
-    assert figures["max_abs_logit_diff"] < 1e-4
-    assert figures["labels_moved_between_batchings"] == 0.0
+    figures = manifest.parity["fp32"]
+    assert figures.passed, figures
+    assert figures.rows == 60 and figures.agreement == 1.0
+    assert figures.max_abs_logit_diff < 1e-4
+    assert figures.labels_moved_between_batchings == 0.0
 
 
 def test_packaged_minilm_exports_fused_and_passes_parity(tmp_path):
@@ -52,12 +52,12 @@ def test_packaged_minilm_exports_fused_and_passes_parity(tmp_path):
 
     manifest = export_run(run.path, tmp_path / "deploy")
 
-    assert [i["name"] for i in manifest["inputs"]] == [
+    assert [i.name for i in manifest.inputs] == [
         "input_ids",
         "attention_mask",
         "token_type_ids",
     ]
-    fusions = manifest["variants"]["fp32"]["optimization"]["fusions"]
+    fusions = manifest.variant("fp32").optimization["fusions"]
     assert fusions["Attention"] == 6 and fusions["SkipLayerNormalization"] == 12
-    assert manifest["parity"]["fp32"]["passed"], manifest["parity"]["fp32"]
-    assert manifest["parity"]["fp32"]["max_abs_logit_diff"] < 1e-4
+    assert manifest.parity["fp32"].passed, manifest.parity["fp32"]
+    assert manifest.parity["fp32"].max_abs_logit_diff < 1e-4

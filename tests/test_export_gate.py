@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
+from reviewscore.deploy_folder import Thresholds
 from reviewscore.export import deploy as deploy_module
 from reviewscore.export.deploy import ExportOptions, export_run
-from reviewscore.parity_figures import ParityError, Thresholds
+from reviewscore.parity_figures import ParityError
 from source_checks import perturb_largest_weight
 from tiny_models import make_run
 

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from reviewscore.deploy_folder import load_manifest, sha256_file
+from reviewscore.deploy_folder import TensorSpec, load_manifest, sha256_file
 from reviewscore.errors import ReviewscoreError
 from reviewscore.export.deploy import VARIANT_FILES, ExportOptions, export_run
 from reviewscore.export.shapes import ShapeError, check_dynamic_shapes
@@ -35,46 +35,46 @@ def test_manifest_hashes_every_file_and_holds_what_the_scorer_needs(deploy):
     manifest = load_manifest(deploy, verify=True)
     on_disk = {p.name for p in deploy.iterdir()} - {"manifest.json"}
     expected = {"tokenizer.json", "parity_reference.npz", *VARIANT_FILES.values()}
-    assert set(manifest["files"]) == on_disk == expected
-    for name, digest in manifest["files"].items():
+    assert set(manifest.files) == on_disk == expected
+    for name, digest in manifest.files.items():
         assert sha256_file(deploy / name) == digest
-    assert manifest["labels"][0] == "negative" and manifest["max_length"] == 32
-    assert manifest["model_type"] == "bert" and manifest["opset"] == 17
-    assert manifest["inputs"] == [
-        {"name": "input_ids", "dtype": "int64"},
-        {"name": "attention_mask", "dtype": "int64"},
-    ]
-    assert manifest["pad_token_id"] == 0 and manifest["padding_side"] == "right"
-    assert manifest["source_run"].endswith("run")
-    assert {"torch", "transformers", "onnx", "onnxruntime"} <= set(manifest["versions"])
-    assert manifest["default_variant"] == "fp32"
-    assert manifest["parity_data"]["rows"] == 60 and manifest["parity_passed"] is True
+    assert manifest.labels[0] == "negative" and manifest.max_length == 32
+    assert manifest.model_type == "bert" and manifest.opset == 17
+    assert manifest.inputs == (
+        TensorSpec(name="input_ids", dtype="int64"),
+        TensorSpec(name="attention_mask", dtype="int64"),
+    )
+    assert manifest.pad_token_id == 0 and manifest.padding_side == "right"
+    assert manifest.source_run.endswith("run")
+    assert {"torch", "transformers", "onnx", "onnxruntime"} <= set(manifest.versions)
+    assert manifest.default_variant == "fp32"
+    assert manifest.parity_data["rows"] == 60 and manifest.parity_passed is True
 
 
 def test_every_variant_is_recorded_checked_and_loadable(deploy):
     manifest = load_manifest(deploy)
-    variants = manifest["variants"]
+    variants = manifest.variants
     assert set(variants) == set(ALL)
-    assert variants["int8-dynamic"]["batch_invariant"] is False
-    assert all(variants[v]["batch_invariant"] for v in ("fp32", "int8-static", "fp16"))
-    assert variants["int8-dynamic"]["quantization"]["method"] == "dynamic"
-    static = variants["int8-static"]["quantization"]
+    assert variants["int8-dynamic"].batch_invariant is False
+    assert all(variants[v].batch_invariant for v in ("fp32", "int8-static", "fp16"))
+    assert variants["int8-dynamic"].quantization["method"] == "dynamic"
+    static = variants["int8-static"].quantization
     assert static["method"] == "static-qdq" and static["calibration_data"]["rows"] == 60
-    assert variants["int8-static"]["built_from"] == "unoptimised"
+    assert variants["int8-static"].built_from == "unoptimised"
     # 3 layers x (Q.K^T, probabilities.V, feed-forward down-projection)
     assert static["matmuls_kept_fp32"] == 9
-    assert variants["fp16"]["quantization"]["keep_io_types"] is True
+    assert variants["fp16"].quantization["keep_io_types"] is True
     for name, variant in variants.items():
-        assert variant["file"] == VARIANT_FILES[name]
-        ort.InferenceSession(str(deploy / variant["file"]), providers=["CPUExecutionProvider"])
-        figures = manifest["parity"][name]
-        assert figures["passed"], (name, figures)
+        assert variant.file == VARIANT_FILES[name]
+        ort.InferenceSession(str(deploy / variant.file), providers=["CPUExecutionProvider"])
+        figures = manifest.parity[name]
+        assert figures.passed, (name, figures)
         if name != "fp16":  # the CPU provider may lack fp16 kernels: recorded as not checked
-            assert manifest["shape_checks"][name]["checked"] is True
-            assert figures["checked"] is True and figures["rows"] == 60
-        if figures["checked"] and variant["batch_invariant"]:
-            assert figures["labels_moved_between_batchings"] == 0.0, name
-    sizes = {v: (deploy / variants[v]["file"]).stat().st_size for v in variants}
+            assert manifest.shape_checks[name]["checked"] is True
+            assert figures.checked is True and figures.rows == 60
+        if figures.checked and variant.batch_invariant:
+            assert figures.labels_moved_between_batchings == 0.0, name
+    sizes = {v: (deploy / variants[v].file).stat().st_size for v in variants}
     assert sizes["int8-dynamic"] < sizes["fp32"] and sizes["fp16"] < sizes["fp32"]
 
 
@@ -92,8 +92,8 @@ def test_no_label_can_flip_under_int8_on_the_trained_model(deploy):
         logits = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.numpy()
     top_two = np.sort(logits, axis=1)[:, -2:]
     smallest_margin = float((top_two[:, 1] - top_two[:, 0]).min())
-    parity = load_manifest(deploy)["parity"]
-    int8_moves = max(parity[v]["max_abs_logit_diff"] for v in ("int8-dynamic", "int8-static"))
+    parity = load_manifest(deploy).parity
+    int8_moves = max(parity[v].max_abs_logit_diff for v in ("int8-dynamic", "int8-static"))
     assert smallest_margin > 3.0
     assert smallest_margin > 2 * int8_moves, (smallest_margin, int8_moves)
 
@@ -157,10 +157,10 @@ def test_fp16_the_cpu_cannot_run_is_recorded_as_not_checked(tmp_path, monkeypatc
     manifest = export_run(
         tmp_path / "run", tmp_path / "deploy", ExportOptions(variants=("fp32", "fp16"))
     )
-    figures = manifest["parity"]["fp16"]
-    assert figures["checked"] is False and figures["passed"] is True
-    assert "NOT_IMPLEMENTED" in figures["reason"]
-    assert manifest["parity"]["fp32"]["checked"] is True
+    figures = manifest.parity["fp16"]
+    assert figures.checked is False and figures.passed is True
+    assert "NOT_IMPLEMENTED" in figures.reason
+    assert manifest.parity["fp32"].checked is True
 
 
 def test_any_other_fp16_failure_stops_the_export(tmp_path, monkeypatch):

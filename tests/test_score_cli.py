@@ -6,12 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from reviewscore.deploy_folder import load_manifest, write_manifest
+from reviewscore.deploy_folder import ParityFigures, load_manifest, write_manifest
 from reviewscore.score.classifier import DeployedClassifier
 from tiny_models import make_run, toy_rows, write_toy_tsv
 
@@ -30,17 +31,14 @@ def deploy(tmp_path_factory) -> Path:
     export_run(root / "run", root / "deploy")
     manifest = load_manifest(root / "deploy")
     shutil.copy(root / "deploy" / "model.onnx", root / "deploy" / "model.per-batch.onnx")
-    manifest["variants"]["per-batch"] = {
-        **manifest["variants"][manifest["default_variant"]],
-        "file": "model.per-batch.onnx",
-        "batch_invariant": False,
-    }
-    manifest["files"] = [*manifest["files"], "model.per-batch.onnx"]
-    manifest["parity"]["per-batch"] = {
-        "passed": False,
-        "failures": ["label agreement with PyTorch 97.40% < 98%"],
-    }
-    write_manifest(root / "deploy", manifest)
+    per_batch = replace(manifest.variant(), file="model.per-batch.onnx", batch_invariant=False)
+    failed = ParityFigures(passed=False, failures=("label agreement with PyTorch 97.40% < 98%",))
+    manifest = replace(
+        manifest,
+        variants={**manifest.variants, "per-batch": per_batch},
+        parity={**manifest.parity, "per-batch": failed},
+    )
+    write_manifest(root / "deploy", manifest, [*manifest.files, "model.per-batch.onnx"])
     return root / "deploy"
 
 
@@ -74,7 +72,7 @@ def test_evaluate_without_labels_is_a_clear_error(tmp_path, deploy):
 
 def test_jsonl_with_probabilities(tmp_path, deploy):
     source = write_toy_tsv(tmp_path / "in.tsv", 12, seed=2)
-    labels = load_manifest(deploy)["labels"]
+    labels = list(load_manifest(deploy).labels)
     records = [
         json.loads(line)
         for line in score(

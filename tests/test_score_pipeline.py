@@ -152,7 +152,7 @@ def test_same_labels_as_is_shuffled_and_one_at_a_time(tmp_path, classifier):
     batches), shuffled (other neighbours, another token budget) and one row per chunk; labels
     must be identical and probabilities equal within 1e-5 (float summation order only; the
     output rounds them to 6 decimals)."""
-    assert classifier.variant_name == classifier.manifest["default_variant"]
+    assert classifier.variant_name == classifier.manifest.default_variant
     rows = [*toy_rows(300, seed=5), ("9999", "0", " ", 2)]
     order = np.random.default_rng(0).permutation(len(rows))
     scored = []

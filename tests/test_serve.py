@@ -127,7 +127,7 @@ def test_served_labels_equal_the_file_scorer_under_concurrent_load(tmp_path, dep
     phrases = [row[2] for row in keyword_rows(300, seed=7)]
     expected = file_scorer_labels(deploy, source)
     manifest = load_manifest(deploy)
-    labels = manifest["labels"]
+    labels = manifest.labels
 
     with serving(deploy, tmp_path) as server:
         local = threading.local()
@@ -150,9 +150,9 @@ def test_served_labels_equal_the_file_scorer_under_concurrent_load(tmp_path, dep
     assert [a["label_names"][0] for a in answers] == [labels[i] for i in expected]
     assert both["labels"] == expected[:5]
     assert all(abs(sum(p) - 1) < 1e-5 and len(p) == len(labels) for p in both["probs"])
-    model_file = manifest["variants"][manifest["default_variant"]]["file"]
-    assert {a["model_sha256"] for a in answers} == {manifest["files"][model_file]}
-    assert {a["variant"] for a in answers} == {manifest["default_variant"]}
+    model_file = manifest.variant().file
+    assert {a["model_sha256"] for a in answers} == {manifest.files[model_file]}
+    assert {a["variant"] for a in answers} == {manifest.default_variant}
     assert metric(metrics, "reviewscore_requests_total", path="/v1/score", status="200") == 301
     assert metric(metrics, "reviewscore_rows_scored_total") == 305
     assert metric(metrics, "reviewscore_batch_rows_sum") == 305
@@ -227,17 +227,17 @@ def test_access_log_has_one_line_per_request_and_never_the_texts(small_limits):
 def test_model_and_probes_describe_the_deploy_folder(small_limits, deploy):
     manifest = load_manifest(deploy)
     model = httpx.get(small_limits.url + "/v1/model", timeout=10).json()
-    assert model["labels"] == manifest["labels"]
-    assert model["variant"] == manifest["default_variant"]
+    assert model["labels"] == list(manifest.labels)
+    assert model["variant"] == manifest.default_variant
     assert model["batch_invariant"] is True
-    assert model["parity"] == manifest["parity"][manifest["default_variant"]]
-    assert model["files_sha256"] == manifest["files"]
+    assert model["parity"] == manifest.parity[manifest.default_variant].to_dict()
+    assert model["files_sha256"] == manifest.files
     assert model["limits"]["max_request_texts"] == 3
     assert httpx.get(small_limits.url + "/healthz", timeout=10).json() == {"alive": True}
     ready = httpx.get(small_limits.url + "/readyz", timeout=10).json()
     assert ready["ready"] and ready["loaded"] and ready["warmed"]
     assert ready["parity_recheck"]["status"] == "passed"
-    assert ready["parity_recheck"]["detail"].startswith(f"{manifest['default_variant']}: ")
+    assert ready["parity_recheck"]["detail"].startswith(f"{manifest.default_variant}: ")
 
 
 def test_a_model_that_fails_the_parity_recheck_is_never_ready(tmp_path, deploy):

@@ -14,10 +14,10 @@ import torch
 import reviewscore.train.loop as loop
 from reviewscore.data import Columns, read_reviews
 from reviewscore.errors import FolderError
-from reviewscore.run_folder import RunFolder
+from reviewscore.run_folder import STAGE_MARK, RunFolder
 from reviewscore.run_model import load_run_model
 from reviewscore.train.batching import encode
-from reviewscore.train.checkpoint import STAGE_MARK, recover
+from reviewscore.train.checkpoint import recover
 from reviewscore.train.config import TrainConfig
 from reviewscore.train.predict import predict_logits
 from tiny_models import make_model, write_toy_tsv

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from reviewscore.cpu_features import ISA_FEATURES, local_cpu, parse_cpuinfo
-from reviewscore.deploy_folder import load_manifest, write_manifest
+from reviewscore.deploy_folder import MANIFEST, Manifest, load_manifest, write_manifest
 from reviewscore.errors import FolderError
 from reviewscore.parity_reference import REFERENCE_FILE, read_reference
 from reviewscore.score.summary import ScoreSummary, describe
@@ -51,21 +51,22 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def rewrite_manifest(deploy: Path, edit) -> None:
-    """Edit the manifest and rehash every file, as someone covering their tracks would."""
-    manifest = load_manifest(deploy, verify=False)
+    """Edit the manifest's JSON and rehash every file, as someone covering their tracks would."""
+    manifest = load_manifest(deploy, verify=False).to_dict()
     edit(manifest)
-    write_manifest(deploy, manifest)
+    manifest["files"] = dict.fromkeys(manifest["files"], "")  # the names, hashed on writing
+    write_manifest(deploy, Manifest.from_dict(manifest, deploy / MANIFEST))
 
 
 def test_export_stores_the_reference_listed_and_hashed(root):
     manifest = load_manifest(root / "deploy")
-    assert manifest["parity_reference"] == REFERENCE_FILE and REFERENCE_FILE in manifest["files"]
-    reference = read_reference(root / "deploy" / REFERENCE_FILE, len(manifest["labels"]))
-    assert len(reference.texts) == manifest["parity_data"]["rows"] == 60
+    assert manifest.parity_reference == REFERENCE_FILE and REFERENCE_FILE in manifest.files
+    reference = read_reference(root / "deploy" / REFERENCE_FILE, len(manifest.labels))
+    assert len(reference.texts) == manifest.parity_data["rows"] == 60
     assert reference.logits.dtype == np.float32 and reference.logits.shape == (60, 5)
     assert reference.labels is not None and reference.labels.dtype == np.int64
     accuracy = float((reference.logits.argmax(axis=1) == reference.labels).mean())
-    assert accuracy == manifest["parity"]["fp32"]["torch_accuracy"]
+    assert accuracy == manifest.parity["fp32"].torch_accuracy
 
 
 def test_verify_all_passes_with_one_line_per_variant_and_json(root):
@@ -79,7 +80,7 @@ def test_verify_all_passes_with_one_line_per_variant_and_json(root):
     assert as_json.returncode == 0, as_json.stderr
     report = json.loads(as_json.stdout)
     assert report["passed"] is True and list(report["variants"]) == ["int8-static"]
-    assert report["thresholds"] == load_manifest(root / "deploy")["parity_thresholds"]
+    assert report["thresholds"] == load_manifest(root / "deploy").to_dict()["parity_thresholds"]
     figures = report["variants"]["int8-static"]
     assert figures["agreement"] == 1.0 and figures["labels_moved_between_batchings"] == 0.0
     assert figures["measured_on"]["isa_class"] == local_cpu()["isa_class"]
@@ -90,10 +91,11 @@ def test_verify_all_passes_with_one_line_per_variant_and_json(root):
 def test_fp32_figures_here_match_the_export_figures(root):
     """Same machine, same code: verify computes what the gate computed."""
     checked = verify_folder(root / "deploy", ["fp32"], provider="cpu")
-    exported = load_manifest(root / "deploy")["parity"]["fp32"]
-    for key in ("agreement", "accuracy", "labels_moved_between_batchings"):
-        assert checked.figures["fp32"][key] == exported[key]
-    assert checked.figures["fp32"]["max_abs_logit_diff"] < 1e-4
+    exported = load_manifest(root / "deploy").parity["fp32"]
+    here = checked.figures["fp32"]
+    assert here.agreement == exported.agreement and here.accuracy == exported.accuracy
+    assert here.labels_moved_between_batchings == exported.labels_moved_between_batchings
+    assert here.max_abs_logit_diff < 1e-4
 
 
 def test_a_changed_model_with_a_rehashed_manifest_fails_with_exit_3(root, tmp_path):
@@ -190,7 +192,7 @@ def test_a_no_check_export_has_no_reference_and_verify_says_why(tmp_path):
 
     make_run(tmp_path / "run", "bert")
     manifest = export_run(tmp_path / "run", tmp_path / "deploy", ExportOptions(check=False))
-    assert REFERENCE_FILE not in manifest["files"]
+    assert REFERENCE_FILE not in manifest.files
     assert not (tmp_path / "deploy" / REFERENCE_FILE).exists()
     with pytest.raises(FolderError, match=r"\(it was exported with --no-check\)"):
         verify_folder(tmp_path / "deploy")
@@ -266,8 +268,8 @@ def test_this_machine_has_a_record_and_every_parity_entry_holds_it(root):
         "unknown",
     }
     assert set(here["features"]) <= set(ISA_FEATURES)
-    for figures in load_manifest(root / "deploy")["parity"].values():
-        measured = figures["measured_on"]
+    for figures in load_manifest(root / "deploy").parity.values():
+        measured = figures.measured_on
         assert {k: measured[k] for k in here} == here
         assert measured["onnxruntime"] == onnxruntime.__version__
         assert measured["provider"] == "CPUExecutionProvider"
@@ -330,8 +332,8 @@ def test_the_same_run_and_options_export_byte_identical_files(root, tmp_path):
     from reviewscore.export.deploy import ExportOptions, export_run
 
     again = export_run(root / "run", tmp_path / "again", ExportOptions(variants=VARIANTS))
-    assert len(again["files"]) == 5
-    assert again["files"] == load_manifest(root / "deploy")["files"]
+    assert len(again.files) == 5
+    assert again.files == load_manifest(root / "deploy").files
 
 
 def test_fp16_conversion_is_byte_identical(root, tmp_path):

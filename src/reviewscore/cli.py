@@ -300,8 +300,8 @@ def export_command(
     PyTorch's logits are stored in the folder (parity_reference.npz), so `reviewscore
     verify` can repeat the check where the folder is deployed.
     """
+    from reviewscore.deploy_folder import Thresholds
     from reviewscore.export.deploy import ExportOptions, export_run
-    from reviewscore.parity_figures import Thresholds
 
     int8 = {"static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
     variants = ["fp32", *(int8[q] for q in quantize if q != "none")] + ["fp16"] * fp16
@@ -318,7 +318,7 @@ def export_command(
         thresholds=Thresholds(max_logit_diff, min_agreement, max_accuracy_drop, max_labels_moved),
     )
     manifest = export_run(run_dir, out_dir, options, echo=lambda line: click.echo(line, err=True))
-    click.echo(f"wrote {out_dir}: {', '.join(manifest['files'])}")
+    click.echo(f"wrote {out_dir}: {', '.join(manifest.files)}")
 
 
 # --- score commands ---
@@ -560,7 +560,7 @@ def verify_command(
     if all_variants:
         from reviewscore.deploy_folder import load_manifest
 
-        chosen = list(load_manifest(deploy_dir, verify=False)["variants"])
+        chosen = list(load_manifest(deploy_dir, verify=False).variants)
     _verify(deploy_dir, chosen, provider, threads, as_json=as_json, lines_to_stderr=as_json)
 
 

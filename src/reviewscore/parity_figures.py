@@ -14,12 +14,13 @@ Kept free of torch and transformers: the scorer imports it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reviewscore.cpu_features import measured_on
+from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
 from reviewscore.errors import ReviewscoreError
 from reviewscore.parity_reference import Reference
 
@@ -39,39 +40,39 @@ class ParityError(ReviewscoreError):
     exit_code = 3
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    max_abs_logit_diff: float = 1e-4  # fp32
-    min_agreement: float = 0.98  # int8 / fp16: argmax agreement with PyTorch
-    max_accuracy_drop: float = 0.01  # int8 / fp16: accuracy lost on labelled rows
-    max_labels_moved: float = 0.0  # batch-invariant variants: labels moved by batching
-
-
 def variant_figures(
     classifier: DeployedClassifier, reference: Reference, thresholds: Thresholds
-) -> dict[str, Any]:
-    """Figures and verdict for the classifier's variant (a dict for the manifest)."""
+) -> ParityFigures:
+    """Figures and verdict for the classifier's variant."""
     encoded = classifier.encode(reference.texts)
     logits = classifier.logits_encoded(encoded, LARGE_BATCH_TOKENS)
     small = classifier.logits_encoded(encoded, SMALL_BATCH_TOKENS).argmax(axis=1)
     predicted = logits.argmax(axis=1)
     torch_predicted = reference.logits.argmax(axis=1)
-    figures: dict[str, Any] = {
-        "checked": True,
-        "rows": len(reference.texts),
-        "max_abs_logit_diff": float(np.abs(logits - reference.logits).max(initial=0.0)),
-        "agreement": float((predicted == torch_predicted).mean()),
-        "labels_moved_between_batchings": float((predicted != small).mean()),
-        "batchings_compared": {"batch_tokens": [SMALL_BATCH_TOKENS, LARGE_BATCH_TOKENS]},
-    }
+    accuracy = torch_accuracy = None
     if reference.labels is not None:
-        figures["accuracy"] = float((predicted == reference.labels).mean())
-        figures["torch_accuracy"] = float((torch_predicted == reference.labels).mean())
-        figures["accuracy_change"] = figures["accuracy"] - figures["torch_accuracy"]
-    figures["failures"] = _failures(figures, classifier.variant, thresholds)
-    figures["passed"] = not figures["failures"]
-    figures["measured_on"] = measured_on(classifier.provider)
-    return figures
+        accuracy = float((predicted == reference.labels).mean())
+        torch_accuracy = float((torch_predicted == reference.labels).mean())
+    figures = ParityFigures(
+        checked=True,
+        rows=len(reference.texts),
+        max_abs_logit_diff=float(np.abs(logits - reference.logits).max(initial=0.0)),
+        agreement=float((predicted == torch_predicted).mean()),
+        labels_moved_between_batchings=float((predicted != small).mean()),
+        batchings_compared={"batch_tokens": [SMALL_BATCH_TOKENS, LARGE_BATCH_TOKENS]},
+        accuracy=accuracy,
+        torch_accuracy=torch_accuracy,
+        accuracy_change=None if accuracy is None else accuracy - torch_accuracy,
+        failures=(),
+        passed=True,
+    )
+    failures = tuple(_failures(figures, classifier.variant, thresholds))
+    return replace(
+        figures,
+        failures=failures,
+        passed=not failures,
+        measured_on=measured_on(classifier.provider),
+    )
 
 
 def checked_variant(
@@ -79,7 +80,7 @@ def checked_variant(
     precision: str,
     reference: Reference,
     thresholds: Thresholds,
-) -> dict[str, Any]:
+) -> ParityFigures:
     """variant_figures, or, for fp16 that the provider has no kernels for (onnxruntime's
     NOT_IMPLEMENTED), "not checked" with onnxruntime's reason. Only that: any other failure,
     of fp16 too, is a broken variant and is raised, never recorded as passed."""
@@ -88,35 +89,35 @@ def checked_variant(
     except Exception as exc:
         if precision != "fp16" or "NOT_IMPLEMENTED" not in str(exc):
             raise
-        return {
-            "checked": False,
-            "reason": f"the provider cannot run it: {str(exc)[:300]}",
-            "failures": [],
-            "passed": True,
-        }
+        return ParityFigures(
+            checked=False,
+            reason=f"the provider cannot run it: {str(exc)[:300]}",
+            failures=(),
+            passed=True,
+        )
 
 
-def _failures(figures: dict[str, Any], variant: dict[str, Any], limit: Thresholds) -> list[str]:
+def _failures(figures: ParityFigures, variant: Variant, limit: Thresholds) -> list[str]:
+    """The checks the figures of a measured variant fail (all figures but accuracy set)."""
     failures = []
-    if variant["precision"] == "fp32":
-        if figures["max_abs_logit_diff"] > limit.max_abs_logit_diff:
+    if variant.precision == "fp32":
+        if figures.max_abs_logit_diff > limit.max_abs_logit_diff:
             failures.append(
-                f"max abs logit difference {figures['max_abs_logit_diff']:.2e} > "
+                f"max abs logit difference {figures.max_abs_logit_diff:.2e} > "
                 f"{limit.max_abs_logit_diff:.0e}"
             )
     else:
-        if figures["agreement"] < limit.min_agreement:
+        if figures.agreement < limit.min_agreement:
             failures.append(
-                f"label agreement with PyTorch {figures['agreement']:.2%} < "
-                f"{limit.min_agreement:.0%}"
+                f"label agreement with PyTorch {figures.agreement:.2%} < {limit.min_agreement:.0%}"
             )
-        drop = -figures.get("accuracy_change", 0.0)
+        drop = -(figures.accuracy_change or 0.0)
         if drop > limit.max_accuracy_drop:
             failures.append(
                 f"accuracy dropped {drop * 100:.2f} points > {limit.max_accuracy_drop * 100:g}"
             )
-    moved = figures["labels_moved_between_batchings"]
-    if variant["batch_invariant"] and moved > limit.max_labels_moved:
+    moved = figures.labels_moved_between_batchings
+    if variant.batch_invariant and moved > limit.max_labels_moved:
         failures.append(
             f"labels moved between batchings {moved:.2%} > {limit.max_labels_moved:.2%} "
             "for a variant marked batch-invariant"
@@ -124,23 +125,21 @@ def _failures(figures: dict[str, Any], variant: dict[str, Any], limit: Threshold
     return failures
 
 
-def summary(figures: dict[str, Any]) -> str:
+def summary(figures: ParityFigures) -> str:
     """One line per variant, for the export's progress output and `verify`."""
-    if not figures["checked"]:
-        return "not checked (" + figures["reason"][:120] + ")"
+    if not figures.checked:
+        return "not checked (" + (figures.reason or "")[:120] + ")"
     text = (
-        f"max |logit diff| {figures['max_abs_logit_diff']:.2e}, agreement "
-        f"{figures['agreement']:.2%}, labels moved by batching "
-        f"{figures['labels_moved_between_batchings']:.2%}"
+        f"max |logit diff| {figures.max_abs_logit_diff:.2e}, agreement "
+        f"{figures.agreement:.2%}, labels moved by batching "
+        f"{figures.labels_moved_between_batchings:.2%}"
     )
-    if "accuracy_change" in figures:
-        text += f", accuracy {figures['accuracy']:.4f} ({figures['accuracy_change'] * 100:+.2f})"
-    return text + ("" if figures["passed"] else "  FAILED: " + "; ".join(figures["failures"]))
+    if figures.accuracy_change is not None:
+        text += f", accuracy {figures.accuracy:.4f} ({figures.accuracy_change * 100:+.2f})"
+    return text + ("" if figures.passed else "  FAILED: " + "; ".join(figures.failures))
 
 
-def failures_message(parity: dict[str, dict[str, Any]]) -> str | None:
+def failures_message(parity: dict[str, ParityFigures]) -> str | None:
     """The ParityError message: each failed variant with each check and its figure."""
-    failed = [
-        f"{name}: {'; '.join(p['failures'])}" for name, p in parity.items() if not p["passed"]
-    ]
+    failed = [f"{name}: {'; '.join(p.failures)}" for name, p in parity.items() if not p.passed]
     return "parity check failed for " + " | ".join(failed) if failed else None

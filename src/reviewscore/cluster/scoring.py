@@ -21,7 +21,6 @@ import ray.data
 
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
-from reviewscore.errors import FolderError
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, softmax
 
@@ -72,11 +71,7 @@ def check_deploy_dir(deploy_dir: str | Path, variant: str | None) -> Path:
     """Fail on the driver, before any actor starts, when the folder or variant is wrong; the
     actors still verify the files' hashes when they open it."""
     deploy_dir = Path(deploy_dir).resolve()
-    manifest = load_manifest(deploy_dir, verify=False)
-    name = variant or manifest["default_variant"]
-    if name not in manifest["variants"]:
-        choices = ", ".join(manifest["variants"])
-        raise FolderError(f"{deploy_dir}: no variant {name!r}; this folder has: {choices}")
+    load_manifest(deploy_dir, verify=False).variant(variant)
     return deploy_dir
 
 

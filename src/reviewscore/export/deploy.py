@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reviewscore.deploy_folder import is_deploy_folder, write_manifest
+from reviewscore.deploy_folder import (
+    MANIFEST,
+    Manifest,
+    TensorSpec,
+    Thresholds,
+    Variant,
+    is_deploy_folder,
+    write_manifest,
+)
 from reviewscore.errors import ReviewscoreError
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.onnx_graph import DEFAULT_OPSET, export_onnx
@@ -35,7 +43,7 @@ from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
-from reviewscore.parity_figures import ParityError, Thresholds, failures_message
+from reviewscore.parity_figures import ParityError, failures_message
 from reviewscore.parity_reference import REFERENCE_FILE
 from reviewscore.run_model import load_run_model
 
@@ -87,7 +95,7 @@ def export_run(
     options: ExportOptions | None = None,
     *,
     echo: Callable[[str], None] = lambda _: None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Export the run's model; returns the manifest written. Raises FolderError, touching
     nothing, when `out_dir` is not new, empty or a deploy folder, or is or holds an input;
     ParityError (after writing the folder) when a variant fails its parity check."""
@@ -96,20 +104,20 @@ def export_run(
     inputs = [run_dir, *filter(None, (options.parity_data, options.calibration))]
     with replace_folder(out_dir, "deploy folder", is_deploy_folder, inputs) as staging:
         manifest = _build(Path(run_dir), staging, options, echo)
-    message = failures_message(manifest.get("parity", {}))
+    message = failures_message(manifest.parity or {})
     if message:
-        raise ParityError(f"{message} (figures in {out_dir / 'manifest.json'})")
-    return manifest
+        raise ParityError(f"{message} (figures in {out_dir / MANIFEST})")
+    return replace(manifest, path=out_dir / MANIFEST)
 
 
 def _build(
     run_dir: Path, staging: Path, options: ExportOptions, echo: Callable[[str], None]
-) -> dict[str, Any]:
+) -> Manifest:
     loaded = load_run_model(run_dir)
     info, model = loaded.info, loaded.model
     raw = staging / RAW_FILE
     names = export_onnx(model, loaded.tokenizer, raw, opset=options.opset)
-    tokenizer_settings = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
+    padding = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
     echo(f"exported the fp32 graph ({', '.join(names)})")
 
     fp32 = staging / VARIANT_FILES["fp32"]
@@ -122,30 +130,31 @@ def _build(
         )
     echo(f"optimisation: {optimization}")
 
-    variants: dict[str, dict[str, Any]] = {
-        "fp32": _variant("fp32", optimization=optimization, batch_invariant=True)
-    }
-    manifest: dict[str, Any] = {
-        "labels": info.labels,
-        "max_length": info.max_length,
-        "model_type": info.model_type,
-        "inputs": [{"name": n, "dtype": "int64"} for n in names],
-        "outputs": [{"name": "logits", "dtype": "float32"}],
-        "tokenizer": TOKENIZER_FILE,
-        **tokenizer_settings,
-        "opset": options.opset,
-        "default_variant": options.default_variant,
-        "variants": variants,
-        "source_run": str(run_dir.resolve()),
-        "versions": library_versions(),
-    }
+    variants = {"fp32": _variant("fp32", optimization=optimization, batch_invariant=True)}
+    manifest = Manifest(
+        labels=tuple(info.labels),
+        max_length=info.max_length,
+        model_type=info.model_type,
+        inputs=tuple(TensorSpec(name=n, dtype="int64") for n in names),
+        outputs=(TensorSpec(name="logits", dtype="float32"),),
+        tokenizer=TOKENIZER_FILE,
+        pad_token_id=padding.pad_token_id,
+        pad_token_type_id=padding.pad_token_type_id,
+        padding_side=padding.side,
+        opset=options.opset,
+        default_variant=options.default_variant,
+        variants=dict(variants),
+        source_run=str(run_dir.resolve()),
+        versions=library_versions(),
+        files={},
+    )
 
-    def save() -> dict[str, Any]:
-        files = [TOKENIZER_FILE] + [variant["file"] for variant in variants.values()]
-        files += [manifest["parity_reference"]] if "parity_reference" in manifest else []
-        return write_manifest(staging, {**manifest, "files": files})
+    def save(manifest: Manifest) -> Manifest:
+        files = [TOKENIZER_FILE] + [variant.file for variant in manifest.variants.values()]
+        files += [manifest.parity_reference] if manifest.parity_reference is not None else []
+        return write_manifest(staging, manifest, files)
 
-    save()  # from here the scorer's classifier can open the fp32 variant (calibration)
+    save(manifest)  # from here the scorer's classifier can open the fp32 variant (calibration)
 
     parity_path = options.parity_data or loaded.run.valid_path
     if "int8-dynamic" in options.variants:
@@ -181,13 +190,13 @@ def _build(
             "fp16", quantization=settings, batch_invariant=True, built_from="fp32"
         )
     raw.unlink()
-    save()
+    manifest = save(replace(manifest, variants=variants))
 
     vocab_size = int(model.config.vocab_size)
-    manifest["shape_checks"] = {
+    shape_checks = {
         name: check_variant_shapes(
-            staging / variant["file"],
-            variant["precision"],
+            staging / variant.file,
+            variant.precision,
             names,
             max_length=info.max_length,
             vocab_size=vocab_size,
@@ -195,17 +204,23 @@ def _build(
         )
         for name, variant in variants.items()
     }
-    echo(f"dynamic shapes verified: {', '.join(manifest['shape_checks'])}")
+    echo(f"dynamic shapes verified: {', '.join(shape_checks)}")
 
-    manifest["parity_checked"] = options.check  # `score` warns about an unchecked folder
+    # parity_checked: `score` warns about an unchecked folder
+    manifest = replace(manifest, shape_checks=shape_checks, parity_checked=options.check)
     if options.check:
-        manifest["parity"], manifest["parity_data"] = run_parity(
+        parity, parity_data = run_parity(
             loaded, staging, variants, parity_path, options.parity_rows, options.thresholds, echo
         )
-        manifest["parity_reference"] = REFERENCE_FILE  # what `reviewscore verify` re-checks
-        manifest["parity_thresholds"] = asdict(options.thresholds)
-        manifest["parity_passed"] = all(f["passed"] for f in manifest["parity"].values())
-    return save()
+        manifest = replace(
+            manifest,
+            parity=parity,
+            parity_data=parity_data,
+            parity_reference=REFERENCE_FILE,  # what `reviewscore verify` re-checks
+            parity_thresholds=options.thresholds,
+            parity_passed=all(figures.passed for figures in parity.values()),
+        )
+    return save(manifest)
 
 
 def _variant(
@@ -215,15 +230,14 @@ def _variant(
     quantization: dict[str, Any] | None = None,
     batch_invariant: bool,
     built_from: str | None = None,
-) -> dict[str, Any]:
+) -> Variant:
     """A manifest entry; `built_from` names the graph the variant was made from: the fp32
     variant's (optimised) graph or the exporter's unoptimised one."""
-    precision = name.split("-")[0]
-    return {
-        "file": VARIANT_FILES[name],
-        "precision": precision,
-        "optimization": optimization,
-        "quantization": quantization,
-        "batch_invariant": batch_invariant,
-        "built_from": built_from,
-    }
+    return Variant(
+        file=VARIANT_FILES[name],
+        precision=name.split("-")[0],
+        optimization=optimization,
+        quantization=quantization,
+        batch_invariant=batch_invariant,
+        built_from=built_from,
+    )

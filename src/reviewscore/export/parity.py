@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from reviewscore.data import read_reviews
-from reviewscore.parity_figures import Thresholds, checked_variant, summary
+from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
+from reviewscore.parity_figures import checked_variant, summary
 from reviewscore.parity_reference import REFERENCE_FILE, Reference, write_reference
 
 
@@ -32,12 +33,12 @@ def torch_logits(model: Any, tokenizer: Any, texts: list[str], max_length: int) 
 def run_parity(
     loaded: Any,
     deploy_dir: Path,
-    variants: dict[str, dict[str, Any]],
+    variants: dict[str, Variant],
     data: Path,
     rows: int,
     thresholds: Thresholds,
     echo: Callable[[str], None],
-) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+) -> tuple[dict[str, ParityFigures], dict[str, Any]]:
     """Write the reference for the first `rows` rows of `data` into `deploy_dir`
     (REFERENCE_FILE), then the figures of every variant against it."""
     from reviewscore.score.classifier import DeployedClassifier
@@ -46,11 +47,11 @@ def run_parity(
     logits = torch_logits(loaded.model, loaded.tokenizer, sample.texts, int(loaded.info.max_length))
     reference = Reference(sample.texts, logits, sample.labels)
     write_reference(deploy_dir / REFERENCE_FILE, reference)
-    parity: dict[str, dict[str, Any]] = {}
+    parity: dict[str, ParityFigures] = {}
     for name, variant in variants.items():
         parity[name] = checked_variant(
             lambda name=name: DeployedClassifier.open(deploy_dir, name, require_finished=False),
-            variant["precision"],
+            variant.precision,
             reference,
             thresholds,
         )

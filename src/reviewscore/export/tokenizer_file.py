@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from reviewscore.errors import FolderError
+from reviewscore.padding import Padding
 
 
-def write_tokenizer_json(tokenizer: Any, path: Path) -> dict[str, Any]:
+def write_tokenizer_json(tokenizer: Any, path: Path) -> Padding:
     """Save the fast tokenizer without padding/truncation (the scorer sets both itself) and
-    return the settings the scorer needs to pad exactly as the model was trained."""
+    return how the scorer must pad to pad exactly as the model was trained."""
     from tokenizers import Tokenizer
 
     if not getattr(tokenizer, "is_fast", False):
@@ -22,8 +23,8 @@ def write_tokenizer_json(tokenizer: Any, path: Path) -> dict[str, Any]:
     backend.no_padding()
     backend.no_truncation()
     backend.save(str(path))
-    return {
-        "pad_token_id": int(tokenizer.pad_token_id),
-        "pad_token_type_id": int(getattr(tokenizer, "pad_token_type_id", 0)),
-        "padding_side": tokenizer.padding_side,
-    }
+    return Padding(
+        pad_token_id=int(tokenizer.pad_token_id),
+        pad_token_type_id=int(getattr(tokenizer, "pad_token_type_id", 0)),
+        side=tokenizer.padding_side,
+    )

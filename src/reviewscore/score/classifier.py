@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from reviewscore.deploy_folder import load_manifest
+from reviewscore.deploy_folder import Manifest, load_manifest
 from reviewscore.errors import FolderError
-from reviewscore.padding import Padding, Ragged, pad_batch
+from reviewscore.padding import Ragged, pad_batch
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.session import Session, open_session
 
@@ -42,10 +42,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _check_outputs(model_file: Path, manifest: dict[str, Any], session: Session) -> None:
+def _check_outputs(model_file: Path, manifest: Manifest, session: Session) -> None:
     """The manifest's labels must match the model's output width: a mismatch would fail in
     the middle of a run, or write the wrong label names."""
-    name = manifest["outputs"][0]["name"]
+    name = manifest.outputs[0].name
     shapes = {out.name: out.shape for out in session.inner.get_outputs()}  # type: ignore[attr-defined]
     if name not in shapes:
         raise FolderError(
@@ -53,10 +53,10 @@ def _check_outputs(model_file: Path, manifest: dict[str, Any], session: Session)
             "re-export the folder"
         )
     width = shapes[name][-1]
-    if isinstance(width, int) and width != len(manifest["labels"]):
+    if isinstance(width, int) and width != len(manifest.labels):
         raise FolderError(
             f"{model_file}: the model scores {width} classes but the manifest lists "
-            f"{len(manifest['labels'])} labels; re-export the folder"
+            f"{len(manifest.labels)} labels; re-export the folder"
         )
 
 
@@ -71,7 +71,7 @@ class DeployedClassifier:
     def __init__(
         self,
         deploy_dir: Path,
-        manifest: dict[str, Any],
+        manifest: Manifest,
         variant_name: str,
         session: Session,
         tokenizer: Any,
@@ -79,17 +79,13 @@ class DeployedClassifier:
         self.deploy_dir = deploy_dir
         self.manifest = manifest
         self.variant_name = variant_name
-        self.variant = manifest["variants"][variant_name]
+        self.variant = manifest.variant(variant_name)
         self.session = session
         self.tokenizer = tokenizer
-        self.labels: list[str] = manifest["labels"]
-        self.input_names = [spec["name"] for spec in manifest["inputs"]]
-        self.output_name: str = manifest["outputs"][0]["name"]
-        self.padding = Padding(
-            pad_token_id=int(manifest["pad_token_id"]),
-            pad_token_type_id=int(manifest.get("pad_token_type_id", 0)),
-            side=manifest.get("padding_side", "right"),
-        )
+        self.labels = list(manifest.labels)
+        self.input_names = [spec.name for spec in manifest.inputs]
+        self.output_name = manifest.outputs[0].name
+        self.padding = manifest.padding
 
     @classmethod
     def open(
@@ -108,21 +104,19 @@ class DeployedClassifier:
 
         deploy_dir = Path(deploy_dir)
         manifest = load_manifest(deploy_dir, verify=True, require_finished=require_finished)
-        name = variant or manifest["default_variant"]
-        if name not in manifest["variants"]:
-            choices = ", ".join(manifest["variants"])
-            raise FolderError(f"{deploy_dir}: no variant {name!r}; this folder has: {choices}")
-        limit = manifest["max_length"]
+        name = variant or manifest.default_variant
+        entry = manifest.variant(name)
+        limit = manifest.max_length
         if max_length is not None:
             if max_length > limit:
                 raise FolderError(
                     f"--max-length {max_length} exceeds the model's max length {limit}"
                 )
             limit = max_length
-        tokenizer = Tokenizer.from_file(str(deploy_dir / manifest["tokenizer"]))
+        tokenizer = Tokenizer.from_file(str(deploy_dir / manifest.tokenizer))
         tokenizer.no_padding()
         tokenizer.enable_truncation(limit)
-        model_file = deploy_dir / manifest["variants"][name]["file"]
+        model_file = deploy_dir / entry.file
         session = open_session(model_file, provider=provider, threads=threads)
         _check_outputs(model_file, manifest, session)
         return cls(deploy_dir, manifest, name, session, tokenizer)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from reviewscore.cpu_features import SLOW_INT8_CLASSES, describe_cpu
 from reviewscore.data import BadLine
+from reviewscore.deploy_folder import Manifest
 from reviewscore.metrics import ClassificationMetrics
 
 SHOWN_BAD_LINES = 5
@@ -39,7 +40,7 @@ class ScoreSummary:
     @classmethod
     def for_variant(
         cls: type[Summary],
-        manifest: dict,
+        manifest: Manifest,
         variant: str,
         provider: str,
         *,
@@ -52,13 +53,14 @@ class ScoreSummary:
         found wrong, and, given `here` (this CPU's record; the Ray engine, whose actors may
         run elsewhere, gives none), whether an int8 variant was measured on another ISA
         class (figures from a folder exported before they were recorded: no warning)."""
-        entry = manifest["variants"][variant]
-        measured = manifest.get("parity", {}).get(variant, {}).get("measured_on")
+        entry = manifest.variant(variant)
+        figures = manifest.parity_of(variant)
+        measured = figures.measured_on if figures else None
         other_cpu = None
         if (
             here is not None
             and measured is not None
-            and entry.get("precision") == "int8"
+            and entry.precision == "int8"
             and measured.get("isa_class") != here["isa_class"]
         ):
             other_cpu = (describe_cpu(measured), describe_cpu(here), deploy_dir)
@@ -70,9 +72,9 @@ class ScoreSummary:
         return cls(
             provider=provider,
             variant=variant,
-            batch_invariant=bool(entry.get("batch_invariant", False)),
-            parity_checked="parity" in manifest,
-            parity_failures=list(manifest.get("parity", {}).get(variant, {}).get("failures", [])),
+            batch_invariant=entry.batch_invariant,
+            parity_checked=manifest.parity is not None,
+            parity_failures=list(figures.failures) if figures else [],
             other_cpu=other_cpu,
             slow_int8_cpu=describe_cpu(here) if here is not None and slow_int8 else None,
             **extra,

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from reviewscore.cpu_features import describe_cpu, local_cpu
-from reviewscore.deploy_folder import load_manifest
+from reviewscore.deploy_folder import Manifest, ParityFigures, Thresholds, load_manifest
 from reviewscore.errors import FolderError
-from reviewscore.parity_figures import Thresholds, checked_variant, failures_message, summary
+from reviewscore.parity_figures import checked_variant, failures_message, summary
 from reviewscore.parity_reference import Reference, read_reference
 from reviewscore.score.classifier import DeployedClassifier
 
@@ -25,19 +25,20 @@ from reviewscore.score.classifier import DeployedClassifier
 class Verification:
     deploy_dir: Path
     thresholds: Thresholds  # the manifest's, as the export judged with
-    figures: dict[str, dict[str, Any]]  # variant -> figures measured here
-    at_export: dict[str, dict[str, Any]]  # variant -> the manifest's figures
+    figures: dict[str, ParityFigures]  # variant -> figures measured here
+    at_export: dict[str, ParityFigures | None]  # variant -> the manifest's figures, if any
 
     @property
     def passed(self) -> bool:
-        return all(f["passed"] for f in self.figures.values())
+        return all(f.passed for f in self.figures.values())
 
     def lines(self) -> list[str]:
         """One line per variant: the figures, and where they and the export's were taken."""
         here = describe_cpu(local_cpu())
         lines = []
         for name, figures in self.figures.items():
-            measured = self.at_export.get(name, {}).get("measured_on")
+            exported = self.at_export.get(name)
+            measured = exported.measured_on if exported else None
             there = describe_cpu(measured) if measured else "not recorded"
             lines.append(f"{name}: {summary(figures)} [here: {here}; at export: {there}]")
         return lines
@@ -52,35 +53,28 @@ class Verification:
             "passed": self.passed,
             "machine": local_cpu(),
             "thresholds": asdict(self.thresholds),
-            "variants": self.figures,
-            "at_export": self.at_export,
+            "variants": {name: f.to_dict() for name, f in self.figures.items()},
+            "at_export": {name: f.to_dict() if f else {} for name, f in self.at_export.items()},
         }
 
 
-def _thresholds(deploy_dir: Path, manifest: dict[str, Any]) -> Thresholds:
-    try:
-        return Thresholds(**manifest["parity_thresholds"])
-    except (KeyError, TypeError) as exc:
-        raise FolderError(
-            f"{deploy_dir}: the manifest's parity_thresholds are missing or damaged; re-export"
-        ) from exc
-
-
-def _stored_reference(deploy_dir: Path, manifest: dict[str, Any]) -> tuple[Reference, Thresholds]:
+def _stored_reference(deploy_dir: Path, manifest: Manifest) -> tuple[Reference, Thresholds]:
     """The export's reference and thresholds; a folder without them is refused (exported
     with --no-check, or before verify existed)."""
-    if "parity_reference" not in manifest:
+    if manifest.parity_reference is None:
         why = (
             "it was exported with --no-check"
-            if manifest.get("parity_checked") is False
+            if manifest.parity_checked is False
             else "its export predates `reviewscore verify`"
         )
         raise FolderError(
             f"{deploy_dir}: no stored parity reference to verify against ({why}); re-export "
             "it with `reviewscore export` and the parity gate"
         )
-    reference = read_reference(deploy_dir / manifest["parity_reference"], len(manifest["labels"]))
-    return reference, _thresholds(deploy_dir, manifest)
+    if manifest.parity_thresholds is None:
+        raise FolderError(f"{deploy_dir}: the manifest's parity_thresholds are missing; re-export")
+    reference = read_reference(deploy_dir / manifest.parity_reference, len(manifest.labels))
+    return reference, manifest.parity_thresholds
 
 
 def verify_folder(
@@ -94,23 +88,20 @@ def verify_folder(
     deploy_dir = Path(deploy_dir)
     manifest = load_manifest(deploy_dir, verify=True)
     reference, thresholds = _stored_reference(deploy_dir, manifest)
-    names = variants or [manifest["default_variant"]]
-    unknown = [name for name in names if name not in manifest["variants"]]
-    if unknown:
-        choices = ", ".join(manifest["variants"])
-        raise FolderError(f"{deploy_dir}: no variant {unknown[0]!r}; this folder has: {choices}")
+    names = variants or [manifest.default_variant]
+    precisions = {name: manifest.variant(name).precision for name in names}
     figures = {
         name: checked_variant(
             lambda name=name: DeployedClassifier.open(
                 deploy_dir, name, provider=provider, threads=threads
             ),
-            manifest["variants"][name].get("precision", ""),
+            precisions[name],
             reference,
             thresholds,
         )
         for name in names
     }
-    at_export = {name: manifest.get("parity", {}).get(name, {}) for name in names}
+    at_export = {name: manifest.parity_of(name) for name in names}
     return Verification(deploy_dir, thresholds, figures, at_export)
 
 
@@ -120,7 +111,7 @@ def verify_classifier(classifier: DeployedClassifier) -> Verification:
     deploy_dir, manifest = Path(classifier.deploy_dir), classifier.manifest
     reference, thresholds = _stored_reference(deploy_dir, manifest)
     name = classifier.variant_name
-    precision = manifest["variants"][name].get("precision", "")
+    precision = classifier.variant.precision
     figures = {name: checked_variant(lambda: classifier, precision, reference, thresholds)}
-    at_export = {name: manifest.get("parity", {}).get(name, {})}
+    at_export = {name: manifest.parity_of(name)}
     return Verification(deploy_dir, thresholds, figures, at_export)

@@ -109,7 +109,7 @@ async def score(request: Request) -> Response:
 
 
 def model_sha256(classifier: DeployedClassifier) -> str:
-    return classifier.manifest["files"][classifier.variant["file"]]
+    return classifier.manifest.files[classifier.variant.file]
 
 
 def describe_model(state: ServeState) -> dict[str, Any]:
@@ -117,14 +117,15 @@ def describe_model(state: ServeState) -> dict[str, Any]:
     depend on the rest of the micro-batch, the export's parity figures, the hashes."""
     classifier = state.classifier
     manifest = classifier.manifest
+    parity = manifest.parity_of(classifier.variant_name)
     return {
         "labels": classifier.labels,
         "variant": classifier.variant_name,
-        "precision": classifier.variant.get("precision"),
-        "batch_invariant": classifier.variant.get("batch_invariant", True),
-        "parity": manifest.get("parity", {}).get(classifier.variant_name),
+        "precision": classifier.variant.precision,
+        "batch_invariant": classifier.variant.batch_invariant,
+        "parity": parity and parity.to_dict(),
         "model_sha256": model_sha256(classifier),
-        "files_sha256": manifest["files"],
+        "files_sha256": manifest.files,
         "max_length": classifier.tokenizer.truncation["max_length"],
         "limits": {
             "max_body_bytes": state.limits.max_body_bytes,

@@ -33,7 +33,7 @@ class ParityCheck:
 def recheck_parity(classifier: DeployedClassifier) -> ParityCheck:
     """Re-check the loaded variant on this CPU against the deploy folder's reference outputs
     (the export's parity rows and PyTorch's logits), with the export's thresholds."""
-    if "parity_reference" not in classifier.manifest:
+    if classifier.manifest.parity_reference is None:
         return ParityCheck("no reference", "this deploy folder carries no reference outputs")
     try:
         verification = verify_classifier(classifier)
@@ -48,7 +48,7 @@ def recheck_parity(classifier: DeployedClassifier) -> ParityCheck:
 def warm_up(classifier: DeployedClassifier) -> None:
     """Run the session on a short and a full-length batch, so onnxruntime's first-run costs
     (arena growth, kernel selection) are paid before the first client's request."""
-    long_text = " ".join([WARM_UP_TEXT] * classifier.manifest["max_length"])
+    long_text = " ".join([WARM_UP_TEXT] * classifier.manifest.max_length)
     classifier.logits([WARM_UP_TEXT])
     classifier.logits([WARM_UP_TEXT, long_text] * 4)
 

@@ -98,7 +98,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     api_key = None if options.api_key_file is None else load_api_key(options.api_key_file)
     classifier = DeployedClassifier.open(deploy_dir, options.variant, threads=options.threads)
     _log_to_stderr()
-    if not classifier.variant.get("batch_invariant", True):
+    if not classifier.variant.batch_invariant:
         log.warning(
             "variant %s is NOT batch-invariant: a text's label may depend on the other "
             "requests in its micro-batch",

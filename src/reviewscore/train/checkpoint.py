@@ -10,39 +10,27 @@ lets resume check that model/ holds the stage run.json claims.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 from reviewscore.errors import FolderError
-from reviewscore.files import move_into_place, read_json, write_json
+from reviewscore.files import move_into_place, write_json
 from reviewscore.run_folder import RunFolder, RunInfo
-
-STAGE_MARK = "reviewscore_stage.json"
-
-
-def _next_dir(run: RunFolder) -> Path:
-    return run.path / "model.next"
-
-
-def _marked_stage(model_dir: Path) -> int | None:
-    mark = model_dir / STAGE_MARK
-    return int(read_json(mark)["stages_completed"]) if mark.is_file() else None
 
 
 def _promote(run: RunFolder) -> None:
-    move_into_place(_next_dir(run), run.model_dir)
+    move_into_place(run.next_model_dir, run.model_dir)
 
 
 def save_stage(
     run: RunFolder, model: Any, tokenizer: Any, info: RunInfo, history: dict[str, Any]
 ) -> None:
     """Save weights, tokenizer, history and info for `info.stages_completed` stages."""
-    staging = _next_dir(run)
+    staging = run.next_model_dir
     if staging.exists():
         shutil.rmtree(staging)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    write_json(staging / STAGE_MARK, {"stages_completed": info.stages_completed})
+    run.mark_stage(staging, info.stages_completed)
     write_json(run.history_path, history)
     run.write_info(info)
     _promote(run)
@@ -50,18 +38,18 @@ def save_stage(
 
 def recover(run: RunFolder) -> None:
     """Complete a save that reached its commit point; drop one that did not."""
-    staging = _next_dir(run)
+    staging = run.next_model_dir
     if not staging.exists():
         return
-    committed = int(read_json(run.info_path)["stages_completed"])
-    if _marked_stage(staging) == committed:
+    committed = run.committed_info().stages_completed
+    if run.marked_stage(staging) == committed:
         _promote(run)
     else:
         shutil.rmtree(staging)
 
 
 def check_model_stage(run: RunFolder, info: RunInfo) -> None:
-    marked = _marked_stage(run.model_dir)
+    marked = run.marked_stage(run.model_dir)
     if marked != info.stages_completed:
         raise FolderError(
             f"{run.path}: model/ holds stage {marked} but run.json says "

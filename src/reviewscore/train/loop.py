@@ -12,6 +12,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -250,7 +251,7 @@ def train(
                 f"accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  "
                 f"({seen / train_seconds:.0f} phrases/s)"
             )
-        info.stages_completed = stage + 1
+        info = replace(info, stages_completed=stage + 1)
         save_stage(run, model, tokenizer, info, history)
         write_json(run.metrics_path, final_metrics(config, history, metrics))
         plot_history(history, run.plots_dir)
