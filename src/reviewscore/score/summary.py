@@ -66,7 +66,7 @@ class ScoreSummary:
             other_cpu = (describe_cpu(measured), describe_cpu(here), deploy_dir)
         slow_int8 = (
             here is not None
-            and entry.get("precision") == "int8"
+            and entry.precision == "int8"
             and here["isa_class"] in SLOW_INT8_CLASSES
         )
         return cls(
@@ -129,7 +129,7 @@ def describe(summary: ScoreSummary) -> list[str]:
     if summary.slow_int8_cpu:
         lines.append(
             f"note: this CPU, {summary.slow_int8_cpu}, has no VNNI or AMX int8 instructions: "
-            "on such CPUs no int8 setting was measured 1.2x faster than fp32 (README \"int8 and "
+            'on such CPUs no int8 setting was measured 1.2x faster than fp32 (README "int8 and '
             "the CPU\"), so `--variant fp32` gives PyTorch's labels at about the same speed"
         )
     return lines
