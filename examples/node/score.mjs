@@ -44,7 +44,7 @@ options:
 
 class UsageError extends ReviewscoreError {
   constructor(message) {
-    super(`${message}\n${USAGE.split("\n")[0]}`, 2);
+    super(`${message} (${USAGE.split("\n")[0]}; --help for more)`, 2);
   }
 }
 
