@@ -44,8 +44,10 @@ def exported(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported_int8(tmp_path_factory):
     """The toy-trained tiny bert (max length 24), exported with both int8 variants beside
-    fp32: its margins are wide enough that no int8 kernel (AVX2, VNNI, WebAssembly) can flip
-    a label of `keyword_rows`, so other runtimes' labels must equal the CLI's. Read-only."""
+    fp32 (the default). Its labels vary (a random model's are all one label) and its margins
+    are wide: no int8 kernel (AVX2, VNNI, WebAssembly) can flip a label of `keyword_rows`, and
+    fp32 runtimes, ~1e-6 apart, none of any phrase. So other runtimes' labels must equal the
+    CLI's. Read-only."""
     from reviewscore.export.deploy import ExportOptions, export_run
     from tiny_models import make_run
 

@@ -76,15 +76,17 @@ def write_tsv(path: Path, texts: list[str], *, first_id: int = 156061) -> Path:
     return path
 
 
-def test_output_equals_cli_kaggle_on_2000_phrases(node_dir, exported, tmp_path):
-    deploy = exported("bert").deploy
+def test_output_equals_cli_kaggle_on_2000_phrases(node_dir, exported_int8, tmp_path):
+    deploy = exported_int8.deploy  # its default variant, fp32
     source = write_tsv(tmp_path / "test.tsv", phrases(2000, seed=7))
 
     done = node("score.mjs", deploy, source)
 
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == cli_kaggle(deploy, source)
-    assert done.stdout.count(b"\n") == 2001
+    lines = done.stdout.decode().splitlines()
+    assert len(lines) == 2001
+    assert {line.split(",")[1] for line in lines[1:]} == set("01234")  # every label occurs
     summary = done.stderr.decode().strip().splitlines()
     assert len(summary) == 1 and summary[0].startswith("scored 2,000 rows in ")
 
@@ -101,8 +103,8 @@ def test_int8_variants_equal_cli_kaggle(node_dir, exported_int8, tmp_path, varia
     assert f"variant {variant}" in done.stderr.decode()
 
 
-def test_csv_gzip_and_stdin_read_as_the_cli_reads_them(node_dir, exported, tmp_path):
-    deploy = exported("bert").deploy
+def test_csv_gzip_and_stdin_read_as_the_cli_reads_them(node_dir, exported_int8, tmp_path):
+    deploy = exported_int8.deploy
     texts = phrases(300, seed=3)
     csv_file = tmp_path / "quoted.csv"
     quoted = ['"the plot, and the actor"', '"a ""great"" film"', '"two\nlines of it"']
@@ -112,7 +114,7 @@ def test_csv_gzip_and_stdin_read_as_the_cli_reads_them(node_dir, exported, tmp_p
     gz_file.write_bytes(gzip.compress(write_tsv(tmp_path / "plain.tsv", texts).read_bytes()))
 
     for source in (csv_file, gz_file):
-        done = node("score.mjs", exported("bert").deploy, source)
+        done = node("score.mjs", deploy, source)
         assert done.returncode == 0, done.stderr.decode()
         assert done.stdout == cli_kaggle(deploy, source)
     piped = node("score.mjs", deploy, "-", stdin=gz_file.read_bytes())
@@ -147,20 +149,20 @@ def one_line_error(done: subprocess.CompletedProcess, code: int = 1) -> str:
     return err
 
 
-def test_bad_input_is_one_line_naming_file_and_line(node_dir, exported, tmp_path):
+def test_bad_input_is_one_line_naming_file_and_line(node_dir, exported_int8, tmp_path):
     for source, message in bad_inputs(tmp_path):
-        done = node("score.mjs", exported("bert").deploy, source)
+        done = node("score.mjs", exported_int8.deploy, source)
         assert f"error: {source}{message}" in one_line_error(done)
         assert done.stdout in (b"", b"PhraseId,Sentiment\n")
 
 
-def test_bad_deploy_folder_is_refused_before_scoring(node_dir, exported, tmp_path):
+def test_bad_deploy_folder_is_refused_before_scoring(node_dir, exported_int8, tmp_path):
     source = write_tsv(tmp_path / "ok.tsv", ["good film"])
     copy = tmp_path / "deploy"
-    shutil.copytree(exported("bert").deploy, copy)
+    shutil.copytree(exported_int8.deploy, copy)
 
     err = one_line_error(node("score.mjs", copy, source, "--variant", "fp99"))
-    assert "no variant 'fp99'; this folder has: fp32" in err
+    assert "no variant 'fp99'; this folder has: fp32, int8-dynamic, int8-static" in err
     err = one_line_error(node("score.mjs", tmp_path, source))
     assert f"{tmp_path} is not a deploy folder: manifest.json is missing" in err
 
@@ -206,9 +208,11 @@ def compare_ids(tokenizer_file: Path, max_length: int, sources: list[Path]) -> i
 
 
 @pytest.mark.parametrize("max_length", [24, 8, 3])
-def test_token_ids_equal_python_tokenizer_with_truncation(node_dir, exported, tmp_path, max_length):
+def test_token_ids_equal_python_tokenizer_with_truncation(
+    node_dir, exported_int8, tmp_path, max_length
+):
     source = write_tsv(tmp_path / "rows.tsv", phrases(1000, seed=max_length))
-    tokenizer = exported("bert").deploy / "tokenizer.json"
+    tokenizer = exported_int8.deploy / "tokenizer.json"
 
     assert compare_ids(tokenizer, max_length, [source]) == 1000
 
