@@ -124,15 +124,19 @@ async function main(argv) {
   });
   const started = performance.now();
   let rows = 0;
-  await write(`${options.idColumn},${options.labelColumn}\n`);
+  // The header goes out with the first rows (or at the end), so that input refused at its
+  // header line leaves stdout empty.
+  let header = `${options.idColumn},${options.labelColumn}\n`;
   for (const input of options.inputs) {
     for await (const chunk of readChunks(input, options)) {
       const logits = await classifier.logits(classifier.encode(chunk.texts), options.batchTokens);
       const lines = chunk.ids.map((id, i) => `${id},${argmax(softmax(logits[i]))}\n`);
-      await write(lines.join(""));
+      await write(header + lines.join(""));
+      header = "";
       rows += chunk.ids.length;
     }
   }
+  await write(header);
   const seconds = (performance.now() - started) / 1000;
   const rate = rows / Math.max(seconds, 1e-9);
   process.stderr.write(
