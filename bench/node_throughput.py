@@ -1,7 +1,9 @@
 """The Node.js client (examples/node/score.mjs) vs `reviewscore score`, end to end, on the
 same file, variants and threads: each a fresh process from the input file to Kaggle CSV
 (start-up, model load with its sha256 check, reading, tokenising, scoring, writing), run in
-turn, best of `--repeats`. Also says whether the two outputs are byte-identical.
+turn, best of `--repeats`. Also the CPU seconds each process used (user + system), which a
+shared machine's load inflates less than wall time, and whether the outputs are
+byte-identical.
 
     .venv/bin/python bench/node_throughput.py --deploy deploy/NAME   # ../shared/data/test.tsv.gz
     .venv/bin/python bench/node_throughput.py --deploy deploy/NAME --variants fp32,int8-dynamic
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,8 +53,9 @@ def commands(deploy: Path, data: Path, variant: str, threads: int, out: Path) ->
     }
 
 
-def run(name: str, command: list[str], out: Path) -> float:
-    """Wall seconds of one run; the Node client's stdout goes to out/node.csv."""
+def run(name: str, command: list[str], out: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run; the Node client's stdout goes to out/node.csv."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(out / "node.csv", "wb") as stdout:
         done = subprocess.run(
@@ -61,9 +65,11 @@ def run(name: str, command: list[str], out: Path) -> float:
             text=True,
         )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{name} failed: {done.stderr}")
-    return seconds
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
 
 
 def main() -> None:
@@ -87,21 +93,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         for variant in variants:
-            best: dict[str, float] = {}
+            best: dict[str, tuple[float, float]] = {}
             for _ in range(args.repeats):
                 for name, command in commands(
                     args.deploy, args.data, variant, args.threads, out
                 ).items():
-                    seconds = run(name, command, out)
-                    best[name] = min(best.get(name, seconds), seconds)
+                    timing = run(name, command, out)
+                    best[name] = min(best.get(name, timing), timing)
             same = (out / "python.csv").read_bytes() == (out / "node.csv").read_bytes()
-            for name, seconds in best.items():
+            for name, (seconds, cpu) in best.items():
                 results.append(
                     {
                         "variant": variant,
                         "client": name,
                         "seconds": round(seconds, 2),
                         "phrases_per_s": round(rows / seconds),
+                        "cpu_seconds": round(cpu, 1),
+                        "phrases_per_cpu_s": round(rows / cpu),
                         "outputs_identical": same,
                     }
                 )
@@ -124,10 +132,14 @@ def main() -> None:
         f"{rows:,} rows of {args.data.name}, {args.threads} threads, best of {args.repeats}; "
         f"{report['cpu']}, {report['cores']} cores, 1-min load {report['load_1min']}"
     )
-    print(f"{'variant':<14}{'client':<20}{'s':>8}{'phrases/s':>11}  identical output")
+    print(
+        f"{'variant':<14}{'client':<19}{'wall s':>8}{'phrases/s':>11}{'CPU s':>8}"
+        f"{'phrases/CPU s':>15}  identical output"
+    )
     for r in results:
         print(
-            f"{r['variant']:<14}{r['client']:<20}{r['seconds']:>8}{r['phrases_per_s']:>11,}"
+            f"{r['variant']:<14}{r['client']:<19}{r['seconds']:>8}{r['phrases_per_s']:>11,}"
+            f"{r['cpu_seconds']:>8}{r['phrases_per_cpu_s']:>15,}"
             f"  {'yes' if r['outputs_identical'] else 'NO'}"
         )
 
