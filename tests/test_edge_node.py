@@ -5,6 +5,7 @@ that name the file and the line. Skipped, with the reason, where node or npm is 
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import shutil
 import subprocess
@@ -100,7 +101,12 @@ def test_int8_variants_equal_cli_kaggle(node_dir, exported_int8, tmp_path, varia
 
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == cli_kaggle(exported_int8.deploy, source, "--variant", variant)
-    assert f"variant {variant}" in done.stderr.decode()
+    err = done.stderr.decode()
+    assert f"variant {variant}" in err
+    # As the CLI warns: dynamic int8's labels may depend on the batching (here they equal
+    # the CLI's because the batches are planned alike).
+    warned = f"warning: variant {variant} is not batch-invariant" in err
+    assert warned == (variant == "int8-dynamic")
 
 
 def test_csv_gzip_and_stdin_read_as_the_cli_reads_them(node_dir, exported_int8, tmp_path):
@@ -166,6 +172,13 @@ def test_bad_deploy_folder_is_refused_before_scoring(node_dir, exported_int8, tm
     assert "no variant 'fp99'; this folder has: fp32, int8-dynamic, int8-static" in err
     err = one_line_error(node("score.mjs", tmp_path, source))
     assert f"{tmp_path} is not a deploy folder: manifest.json is missing" in err
+
+    manifest = json.loads((copy / "manifest.json").read_text())
+    killed = {key: value for key, value in manifest.items() if key != "shape_checks"}
+    (copy / "manifest.json").write_text(json.dumps(killed))
+    err = one_line_error(node("score.mjs", copy, source))
+    assert f"{copy}/manifest.json: its export did not finish" in err
+    (copy / "manifest.json").write_text(json.dumps(manifest))
 
     with open(copy / "model.onnx", "ab") as handle:
         handle.write(b"\0")

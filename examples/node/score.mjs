@@ -23,6 +23,7 @@ import {
   argmax,
   openDeployFolder,
   softmax,
+  variantWarnings,
 } from "../shared/reviewscore.mjs";
 import { folderReader } from "./lib/folder.mjs";
 import { readChunks } from "./lib/rows.mjs";
@@ -143,6 +144,9 @@ async function main(argv) {
     `scored ${rows.toLocaleString("en-US")} rows in ${seconds.toFixed(1)} s (${Math.round(rate)} rows/s) ` +
       `with onnxruntime-node ${ort.env.versions.common}, variant ${classifier.variant}, ${options.threads} thread(s)\n`,
   );
+  for (const warning of variantWarnings(classifier.manifest, classifier.variant)) {
+    process.stderr.write(`warning: ${warning}\n`);
+  }
 }
 
 process.stdout.on("error", (error) => {

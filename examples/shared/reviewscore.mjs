@@ -10,9 +10,9 @@
 // and the onnxruntime module (onnxruntime-node or onnxruntime-web), and reads files its own way
 // (fs in Node, fetch in a page). SHA-256 comes from Web Crypto, which both provide.
 
-export const FORMAT = "reviewscore-deploy/1";
+const FORMAT = "reviewscore-deploy/1";
 export const DEFAULT_BATCH_TOKENS = 4096; // reviewscore.score.batching
-export const MAX_BATCH_ROWS = 512;
+const MAX_BATCH_ROWS = 512;
 export const DEFAULT_CHUNK_ROWS = 8192; // reviewscore.data.reader
 
 /** A problem the user can act on: printed as one line, no stack trace. */
@@ -54,7 +54,7 @@ const OPTIONAL = {
 const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "token_type_ids"]);
 
 /** Check the manifest's fields (`where` names it in messages); returns it. */
-export function checkManifest(manifest, where) {
+function checkManifest(manifest, where) {
   if (!manifest || typeof manifest !== "object" || manifest.format !== FORMAT) {
     const found = manifest && typeof manifest === "object" ? manifest.format : manifest;
     throw new ReviewscoreError(`${where}: unknown format ${JSON.stringify(found)} (expected ${FORMAT})`);
@@ -72,6 +72,13 @@ export function checkManifest(manifest, where) {
       throw new ReviewscoreError(`${where}: '${key}' must be ${expected}; re-export the folder`);
     }
   }
+  // reviewscore.deploy_folder.is_finished: a killed export's staging folder has hashes but
+  // neither the shape checks nor the parity figures of the export's last manifest write.
+  if (!("shape_checks" in manifest) || !("parity" in manifest || manifest.parity_checked === false)) {
+    throw new ReviewscoreError(
+      `${where}: its export did not finish (the manifest has no shape or parity checks); export again with \`reviewscore export\``,
+    );
+  }
   for (const { name } of manifest.inputs) {
     if (!KNOWN_INPUTS.has(name)) {
       throw new ReviewscoreError(
@@ -84,7 +91,7 @@ export function checkManifest(manifest, where) {
 }
 
 /** The variant `name` (default: the manifest's default), or an error listing the choices. */
-export function chooseVariant(manifest, name, where) {
+function chooseVariant(manifest, name, where) {
   const chosen = name ?? manifest.default_variant;
   if (!(chosen in manifest.variants)) {
     const choices = Object.keys(manifest.variants).join(", ");
@@ -95,7 +102,7 @@ export function chooseVariant(manifest, name, where) {
 
 /** A file the manifest names, checked to be a plain relative name inside the folder and
  * listed under `files` (so it has a hash to check). Returns its expected sha256. */
-export function listedFile(manifest, name, role, where) {
+function listedFile(manifest, name, role, where) {
   if (name.startsWith("/") || name.split(/[\\/]/).some((part) => part === ".." || part === "")) {
     throw new ReviewscoreError(`${where}: the ${role} file '${name}' is not a plain name inside the deploy folder; re-export the folder`);
   }
@@ -111,7 +118,7 @@ export function listedFile(manifest, name, role, where) {
 const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** Refuse bytes whose SHA-256 is not the manifest's: what the export checked is what runs. */
-export async function checkSha256(bytes, expected, label) {
+async function checkSha256(bytes, expected, label) {
   const actual = hex(await globalThis.crypto.subtle.digest("SHA-256", bytes));
   if (actual !== expected) {
     throw new ReviewscoreError(
@@ -158,7 +165,7 @@ export class Encoder {
 
 /** Row indices per batch, shortest first; rows x longest row stays within `batchTokens`
  * (a single longer row is its own batch). The same plan as reviewscore.score.batching. */
-export function planBatches(lengths, batchTokens = DEFAULT_BATCH_TOKENS, maxRows = MAX_BATCH_ROWS) {
+function planBatches(lengths, batchTokens = DEFAULT_BATCH_TOKENS, maxRows = MAX_BATCH_ROWS) {
   const order = Array.from(lengths.keys()).sort((a, b) => lengths[a] - lengths[b] || a - b);
   const batches = [];
   let start = 0;
@@ -178,7 +185,7 @@ export function planBatches(lengths, batchTokens = DEFAULT_BATCH_TOKENS, maxRows
 }
 
 /** The graph's int64 inputs for `rows` of `encoded`, padded to their longest row. */
-export function padBatch(encoded, rows, padding, inputNames) {
+function padBatch(encoded, rows, padding, inputNames) {
   const width = Math.max(...rows.map((r) => encoded[r].ids.length));
   const size = rows.length * width;
   const ids = new BigInt64Array(size).fill(BigInt(padding.padTokenId));
@@ -208,6 +215,33 @@ export function softmax(logits) {
   return exp.map((x) => f(x / sum));
 }
 
+/** What `reviewscore score` warns about a variant (reviewscore.score.summary): labels that
+ * can depend on batching (unless each row is its own batch), an export without the parity
+ * gate, a variant that failed it. */
+export function variantWarnings(manifest, variant, { rowsBatched = true } = {}) {
+  const warnings = [];
+  if (rowsBatched && manifest.variants[variant].batch_invariant === false) {
+    warnings.push(
+      `variant ${variant} is not batch-invariant (so its manifest says; dynamic int8, for one, computes activation scales per batch): ` +
+        "labels may depend on batching (--batch-tokens, neighbouring rows); use a batch-invariant variant where reproducibility matters",
+    );
+  }
+  if (manifest.parity_checked === false) {
+    warnings.push(
+      "this deploy folder was exported with --no-check: no variant was compared with PyTorch; " +
+        "export it with the parity gate before relying on its labels",
+    );
+  }
+  const parity = manifest.parity?.[variant];
+  if (parity && parity.passed === false) {
+    warnings.push(
+      `variant ${variant} failed the export's parity gate (${(parity.failures ?? []).join("; ")}): ` +
+        "the export exited 3, and this folder should not have been deployed",
+    );
+  }
+  return warnings;
+}
+
 /** Index of the largest value, the first on ties (numpy's argmax). */
 export function argmax(values) {
   let best = 0;
@@ -219,7 +253,7 @@ export function argmax(values) {
  * One variant of a deploy folder, ready to score: built by `openDeployFolder` from the
  * manifest, the tokenizer JSON and the model's bytes, each read by the caller.
  */
-export class DeployedClassifier {
+class DeployedClassifier {
   constructor({ manifest, variant, session, encoder, ort }) {
     this.manifest = manifest;
     this.variant = variant;

@@ -8,7 +8,14 @@
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-web";
 
-import { ReviewscoreError, argmax, loadManifest, openDeployFolder, softmax } from "../shared/reviewscore.mjs";
+import {
+  ReviewscoreError,
+  argmax,
+  loadManifest,
+  openDeployFolder,
+  softmax,
+  variantWarnings,
+} from "../shared/reviewscore.mjs";
 
 const INT8_VARIANTS = ["int8-dynamic", "int8-static"];
 const COLOURS = ["#c53030", "#dd6b20", "#718096", "#38a169", "#276749"];
@@ -70,6 +77,9 @@ async function open() {
   });
   const note = INT8_VARIANTS.includes(classifier.variant) ? "" : " (this folder has no int8 variant)";
   model = `variant ${classifier.variant}${note}, max length ${manifest.max_length} tokens, onnxruntime-web ${ort.env.versions.web} (WebAssembly, ${ort.env.wasm.numThreads} thread(s))`;
+  // Each review is its own batch here: batching cannot move a label, the rest still holds.
+  const warnings = variantWarnings(manifest, classifier.variant, { rowsBatched: false });
+  model += warnings.map((w) => `. Warning: ${w}`).join("");
   show("ready", `Ready: ${model}.`);
   return classifier;
 }
