@@ -80,6 +80,7 @@ async function open() {
   // Each review is its own batch here: batching cannot move a label, the rest still holds.
   const warnings = variantWarnings(manifest, classifier.variant, { rowsBatched: false });
   model += warnings.map((w) => `. Warning: ${w}`).join("");
+  document.body.dataset.variant = classifier.variant;
   show("ready", `Ready: ${model}.`);
   return classifier;
 }

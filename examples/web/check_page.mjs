@@ -75,7 +75,7 @@ async function main([url, reviewsFile, screenshot, ...rest]) {
     );
     await page.screenshot({ path: screenshot, fullPage: true });
     const scored = await page.textContent("#status");
-    const variant = /variant (\S+?)[,.\s]/.exec(ready)?.[1] ?? null;
+    const variant = await page.getAttribute("body", "data-variant");
     process.stdout.write(`${JSON.stringify({ status: scored, ready, variant, rows, problems })}\n`);
   } finally {
     await browser.close();
