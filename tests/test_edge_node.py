@@ -21,7 +21,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KAGGLE_FILES = ("train.tsv.gz", "test.tsv.gz")
 CLI = [sys.executable, "-m", "reviewscore.cli", "score"]
 # Rows a random sample of toy phrases would not hold: no tokens, accents, CJK (one [UNK]
-# per character), emoji, bare quotes (text in TSV), and phrases past the max length of 24.
+# per character), emoji, bare quotes (text in TSV), backslashes.
 SPECIAL_TEXTS = [
     " ",
     "",
