@@ -34,6 +34,9 @@ class RunInfo:
     stages_total: int = 0
     stages_completed: int = 0
     format: str = FORMAT
+    # A distilled run's teacher (path, sha256), layers kept, temperature and alpha; None
+    # for a run fine-tuned on labels alone.
+    distillation: dict[str, Any] | None = None
 
 
 def is_run_folder(path: Path) -> bool:
