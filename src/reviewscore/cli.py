@@ -42,7 +42,8 @@ def _data_options(command):
         click.option("--data", help="Labelled TSV/CSV file, plain or gzip."),
         click.option(
             "--model",
-            help="minilm (default: all-MiniLM-L6-v2, offline), a saved model folder, or a hub id.",
+            help="minilm (default: all-MiniLM-L6-v2, offline), mpnet (all-mpnet-base-v2, "
+            "offline from five PyPI parts), a saved model folder, or a hub id.",
         ),
         click.option("--recipe", type=click.Choice(["plain", "ulmfit"]), help="Default: plain."),
         click.option(
@@ -139,7 +140,7 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
 @click.option("--data", required=True, help="Labelled TSV/CSV file, plain or gzip.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Student run folder.")
 @click.option("--layers", type=int, help="Student = the teacher with N of its layers kept.")
-@click.option("--student", help="Student = this pretrained model (minilm, a folder, a hub id).")
+@click.option("--student", help="Student = this pretrained model (minilm, mpnet, a folder...).")
 @click.option(
     "--keep",
     type=click.Choice(["bottom", "spread"]),
