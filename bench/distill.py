@@ -21,6 +21,7 @@ counts.
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import json
 import os
@@ -63,8 +64,6 @@ def training_file(out: Path) -> Path:
     if path.is_file():
         return path
     with open(TEACHER / "valid.csv", encoding="utf-8") as handle:
-        import csv
-
         valid = {row["SentenceId"] for row in csv.DictReader(handle)}
     tmp = path.with_suffix(".tmp")
     with (
@@ -102,11 +101,23 @@ def export(run_dir: Path, name: str, args: argparse.Namespace) -> Path:
     return deploy
 
 
-def score(deploy: Path, variant: str, threads: int) -> tuple[dict[str, float], float]:
-    """(accuracy and macro-F1 on the teacher's valid.csv, phrases/s from start to exit)."""
+def validation_file(out: Path, rows: int | None) -> Path:
+    """The teacher's valid.csv, or its first `rows` rows (whole file order, PhraseId)."""
+    if rows is None:
+        return TEACHER / "valid.csv"
+    path = out / f"valid-{rows}.csv"
+    with open(TEACHER / "valid.csv", encoding="utf-8", newline="") as src:
+        table = list(csv.reader(src))
+    with open(path, "w", encoding="utf-8", newline="") as dst:
+        csv.writer(dst).writerows(table[: rows + 1])
+    return path
+
+
+def score(deploy: Path, variant: str, valid: Path, threads: int) -> tuple[dict[str, float], float]:
+    """(accuracy and macro-F1 on `valid`, phrases/s from process start to exit)."""
     started = time.perf_counter()
     done = run(
-        [*CLI, "score", deploy, TEACHER / "valid.csv", "--evaluate", "--variant", variant,
+        [*CLI, "score", deploy, valid, "--evaluate", "--variant", variant,
          "--threads", threads, "-o", os.devnull]
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -127,6 +138,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--valid-rows", type=int, help="Score only the first N of valid.csv.")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "distill")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--reuse", action="store_true", help="Keep existing runs and exports.")
@@ -160,10 +172,11 @@ def main() -> None:
             "valid": {},
             "phrases_per_s": {v: [] for v in VARIANTS},
         }
+    valid = validation_file(args.out, args.valid_rows)
     for _ in range(args.rounds):
         for variant in VARIANTS:
             for name in models:
-                metrics, rate = score(deploys[name], variant, args.threads)
+                metrics, rate = score(deploys[name], variant, valid, args.threads)
                 results[name]["valid"][variant] = metrics
                 results[name]["phrases_per_s"][variant].append(rate)
                 print(name, variant, metrics, f"{rate:.0f} phrases/s", flush=True)
@@ -177,7 +190,7 @@ def main() -> None:
         "results": results,
     }
     (args.out / "distill.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{report['cpu']}, {args.threads} threads, valid.csv {TEACHER / 'valid.csv'}")
+    print(f"\n{report['cpu']}, {args.threads} threads, scored {valid}")
     print(
         "| model | layers | size fp32 / int8 MB | accuracy fp32 / int8 | macro-F1 fp32 / int8 "
         "| phrases/s fp32 (x) | phrases/s int8 (x) | distill s |"
