@@ -97,7 +97,7 @@ def export(run_dir: Path, name: str, args: argparse.Namespace) -> Path:
     if not (args.reuse and (deploy / "manifest.json").is_file()):
         # int8-dynamic's 98% parity gate is CPU-dependent (field notes): figures, not a gate
         run([*CLI, "export", run_dir, "--out", deploy, "--quantize", "dynamic-int8",
-             "--min-agreement", "0"])  # fmt: skip
+             "--min-agreement", "0", "--parity-rows", 200])  # fmt: skip
     return deploy
 
 
