@@ -3,9 +3,10 @@
 --out replaces only an earlier deploy folder or an empty one.
 
 Steps: fp32 graph + tokenizer.json -> optimised fp32 (model.onnx) -> int8 / fp16 variants
-from it -> dynamic-shape sweep of every variant -> parity gate through the scorer's
-classifier, against PyTorch's logits stored as parity_reference.npz -> manifest (hashes,
-figures, where they were measured) -> rename. A failed parity check still writes the
+from it -> with --edge, strings-in variants (edge.py) -> dynamic-shape sweep of every
+variant -> parity gate through the scorer's classifier, against PyTorch's logits stored as
+parity_reference.npz (edge variants also against the scorer) -> manifest (hashes, figures,
+where they were measured) -> rename. A failed parity check still writes the
 folder (its manifest records the figures and `passed: false`) and then raises ParityError
 (exit 3), so the figures can be inspected but CI stops.
 """
@@ -36,7 +37,7 @@ from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
 from reviewscore.parity_figures import ParityError, Thresholds, failures_message
-from reviewscore.parity_reference import REFERENCE_FILE
+from reviewscore.parity_reference import REFERENCE_FILE, read_reference
 from reviewscore.run_model import load_run_model
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -60,6 +61,7 @@ class ExportOptions:
     variants: tuple[str, ...] = (DEFAULT_VARIANT,)  # fp32 is always built: the others' source
     default_variant: str = DEFAULT_VARIANT
     check: bool = True
+    edge: bool = False  # strings-in variants (edge.py), for each fp32/int8 variant
     parity_data: Path | None = None  # labelled rows; default: the run's valid.csv
     parity_rows: int = 1000
     calibration: Path | None = None  # static int8 calibration rows; default: parity data
@@ -110,6 +112,10 @@ def _build(
     raw = staging / RAW_FILE
     names = export_onnx(model, loaded.tokenizer, raw, opset=options.opset)
     tokenizer_settings = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
+    if options.edge:
+        from reviewscore.export.edge import check_tokenizer
+
+        check_tokenizer(staging / TOKENIZER_FILE)
     echo(f"exported the fp32 graph ({', '.join(names)})")
 
     fp32 = staging / VARIANT_FILES["fp32"]
@@ -181,31 +187,60 @@ def _build(
             "fp16", quantization=settings, batch_invariant=True, built_from="fp32"
         )
     raw.unlink()
+    if options.edge:
+        from reviewscore.export.edge import add_edge_variants
+
+        add_edge_variants(staging, manifest, variants, echo)
     save()
 
     vocab_size = int(model.config.vocab_size)
     manifest["shape_checks"] = {
-        name: check_variant_shapes(
-            staging / variant["file"],
-            variant["precision"],
-            names,
-            max_length=info.max_length,
-            vocab_size=vocab_size,
-            labels=len(info.labels),
-        )
+        name: _check_shapes(staging / variant["file"], variant, names, info, vocab_size)
         for name, variant in variants.items()
     }
     echo(f"dynamic shapes verified: {', '.join(manifest['shape_checks'])}")
 
     manifest["parity_checked"] = options.check  # `score` warns about an unchecked folder
     if options.check:
+        token_variants = {n: v for n, v in variants.items() if v.get("inputs") != "text"}
         manifest["parity"], manifest["parity_data"] = run_parity(
-            loaded, staging, variants, parity_path, options.parity_rows, options.thresholds, echo
+            loaded,
+            staging,
+            token_variants,
+            parity_path,
+            options.parity_rows,
+            options.thresholds,
+            echo,
         )
+        if options.edge:
+            from reviewscore.export.edge import edge_parity
+
+            reference = read_reference(staging / REFERENCE_FILE, len(info.labels))
+            manifest["parity"] |= edge_parity(
+                staging, manifest, variants, reference, options.thresholds, echo
+            )
         manifest["parity_reference"] = REFERENCE_FILE  # what `reviewscore verify` re-checks
         manifest["parity_thresholds"] = asdict(options.thresholds)
         manifest["parity_passed"] = all(f["passed"] for f in manifest["parity"].values())
     return save()
+
+
+def _check_shapes(
+    path: Path, variant: dict[str, Any], names: list[str], info: Any, vocab_size: int
+) -> dict[str, Any]:
+    """The dynamic-shape sweep: token ids for the scorer's variants, texts for edge ones."""
+    if variant.get("inputs") == "text":
+        from reviewscore.export.edge_check import check_edge_shapes
+
+        return check_edge_shapes(path, labels=len(info.labels), max_length=info.max_length)
+    return check_variant_shapes(
+        path,
+        variant["precision"],
+        names,
+        max_length=info.max_length,
+        vocab_size=vocab_size,
+        labels=len(info.labels),
+    )
 
 
 def _variant(

@@ -36,6 +36,12 @@ class Encoded:
         return len(self.ids)
 
 
+def takes_text(variant: dict[str, Any]) -> bool:
+    """Whether a manifest variant is a strings-in (edge) file: raw texts in, the tokenizer in
+    its graph, for runtimes with onnxruntime-extensions; the scorer feeds token ids."""
+    return variant.get("inputs") == "text"
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -112,6 +118,13 @@ class DeployedClassifier:
         if name not in manifest["variants"]:
             choices = ", ".join(manifest["variants"])
             raise FolderError(f"{deploy_dir}: no variant {name!r}; this folder has: {choices}")
+        if takes_text(manifest["variants"][name]):
+            usable = [v for v, entry in manifest["variants"].items() if not takes_text(entry)]
+            raise FolderError(
+                f"{deploy_dir}: variant {name!r} takes raw texts (the tokenizer is in its graph, "
+                "for runtimes that register onnxruntime-extensions; see the README's edge "
+                f"runtimes); reviewscore scores with a token-id variant: {', '.join(usable)}"
+            )
         limit = manifest["max_length"]
         if max_length is not None:
             if max_length > limit:
