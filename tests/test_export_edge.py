@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("onnxruntime_extensions")
 
 from cli_runner import reviewscore
+from reviewscore.cli import cli
 from reviewscore.deploy_folder import load_manifest, sha256_file
 from reviewscore.errors import FolderError
-from reviewscore.export.deploy import ExportOptions, export_run
 from reviewscore.export.edge_check import edge_logits, open_edge_session, run_texts
 from reviewscore.export.edge_graph import _tok, tokenizer_model
 from reviewscore.export.edge_tokenizer import EdgeTokenizerError, wordpiece_settings
@@ -29,10 +29,12 @@ EDGE = {"edge-fp32": "fp32", "edge-int8-dynamic": "int8-dynamic", "edge-int8-sta
 @pytest.fixture(scope="module")
 def deploy(tmp_path_factory):
     """The toy-trained bert (margins int8 cannot cross) with fp32, both int8 and their edge
-    variants."""
+    variants, exported by the CLI."""
     root = tmp_path_factory.mktemp("edge")
     make_run(root / "run", "bert", max_length=MAX_LENGTH, trained=True)
-    export_run(root / "run", root / "deploy", ExportOptions(variants=VARIANTS, edge=True))
+    args = ["export", root / "run", "--out", root / "deploy", "--edge"]
+    args += ["--quantize", "dynamic-int8", "--quantize", "static-int8"]
+    cli.main(args=[str(arg) for arg in args], standalone_mode=False)
     return root / "deploy"
 
 
