@@ -144,6 +144,11 @@ def test_scorer_refuses_an_edge_variant(deploy, monkeypatch, capsys, tmp_path):
     assert code == 1 and "takes raw texts" in err and "Traceback" not in err
     code, out, _ = reviewscore(monkeypatch, capsys, "verify", deploy, "--all", "--json")
     assert code == 0 and set(json.loads(out)["variants"]) == set(VARIANTS)
+    pytest.importorskip("ray")
+    from reviewscore.cluster.scoring import check_deploy_dir
+
+    with pytest.raises(FolderError, match="takes raw texts"):
+        check_deploy_dir(deploy, "edge-int8-static")  # Ray's driver, before any actor starts
 
 
 def test_settings_come_from_tokenizer_json(deploy, tmp_path):

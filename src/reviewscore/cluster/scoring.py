@@ -23,7 +23,7 @@ from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import FolderError
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
-from reviewscore.score.classifier import DeployedClassifier, softmax
+from reviewscore.score.classifier import DeployedClassifier, refuse_text_variant, softmax
 
 
 class ScorerActor:
@@ -77,6 +77,7 @@ def check_deploy_dir(deploy_dir: str | Path, variant: str | None) -> Path:
     if name not in manifest["variants"]:
         choices = ", ".join(manifest["variants"])
         raise FolderError(f"{deploy_dir}: no variant {name!r}; this folder has: {choices}")
+    refuse_text_variant(deploy_dir, manifest, name)
     return deploy_dir
 
 

@@ -42,6 +42,18 @@ def takes_text(variant: dict[str, Any]) -> bool:
     return variant.get("inputs") == "text"
 
 
+def refuse_text_variant(deploy_dir: Path, manifest: dict[str, Any], name: str) -> None:
+    """The scorer's engines (local, Ray, serve) feed token ids: a strings-in variant is
+    refused with the variants they can run."""
+    if takes_text(manifest["variants"][name]):
+        usable = [v for v, entry in manifest["variants"].items() if not takes_text(entry)]
+        raise FolderError(
+            f"{deploy_dir}: variant {name!r} takes raw texts (the tokenizer is in its graph, "
+            "for runtimes that register onnxruntime-extensions; see the README's edge "
+            f"runtimes); reviewscore scores with a token-id variant: {', '.join(usable)}"
+        )
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -118,13 +130,7 @@ class DeployedClassifier:
         if name not in manifest["variants"]:
             choices = ", ".join(manifest["variants"])
             raise FolderError(f"{deploy_dir}: no variant {name!r}; this folder has: {choices}")
-        if takes_text(manifest["variants"][name]):
-            usable = [v for v, entry in manifest["variants"].items() if not takes_text(entry)]
-            raise FolderError(
-                f"{deploy_dir}: variant {name!r} takes raw texts (the tokenizer is in its graph, "
-                "for runtimes that register onnxruntime-extensions; see the README's edge "
-                f"runtimes); reviewscore scores with a token-id variant: {', '.join(usable)}"
-            )
+        refuse_text_variant(deploy_dir, manifest, name)
         limit = manifest["max_length"]
         if max_length is not None:
             if max_length > limit:
