@@ -16,7 +16,7 @@ from reviewscore.cli import cli
 from reviewscore.deploy_folder import load_manifest, sha256_file
 from reviewscore.errors import FolderError
 from reviewscore.export.edge_check import edge_logits, open_edge_session, run_texts
-from reviewscore.export.edge_graph import _tok, tokenizer_model
+from reviewscore.export.edge_graph import scoped, tokenizer_model
 from reviewscore.export.edge_tokenizer import EdgeTokenizerError, wordpiece_settings
 from reviewscore.score.classifier import DeployedClassifier
 from tiny_models import keyword_rows, make_run
@@ -99,7 +99,7 @@ def test_in_graph_tokenizer_gives_the_scorers_ids(deploy):
         opset=manifest["opset"],
     )
     session = open_edge_session(graph.SerializeToString())
-    ids, mask = run_texts(session, texts, [_tok("input_ids"), _tok("attention_mask")])
+    ids, mask = run_texts(session, texts, [scoped("input_ids"), scoped("attention_mask")])
     expected = DeployedClassifier.open(deploy).tokenizer.encode_batch(texts)
     for row, encoding in enumerate(expected):
         assert ids[row][mask[row] == 1].tolist() == encoding.ids, repr(texts[row])
@@ -166,3 +166,12 @@ def test_settings_come_from_tokenizer_json(deploy, tmp_path):
     bpe.write_text(json.dumps(spec))
     with pytest.raises(EdgeTokenizerError, match=r"its model is 'BPE'.*BERT WordPiece"):
         wordpiece_settings(bpe)
+
+
+def test_edge_needs_opset_13():
+    from reviewscore.errors import ReviewscoreError
+    from reviewscore.export.deploy import ExportOptions
+
+    with pytest.raises(ReviewscoreError, match="--edge needs --opset 13"):
+        ExportOptions(edge=True, opset=12)
+    assert ExportOptions(edge=True, opset=13).edge

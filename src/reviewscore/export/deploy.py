@@ -39,6 +39,7 @@ from reviewscore.files import replace_folder
 from reviewscore.parity_figures import ParityError, Thresholds, failures_message
 from reviewscore.parity_reference import REFERENCE_FILE, read_reference
 from reviewscore.run_model import load_run_model
+from reviewscore.score.classifier import takes_text
 
 TOKENIZER_FILE = "tokenizer.json"
 RAW_FILE = "model.raw.onnx"  # the exporter's graph, before optimisation; never shipped
@@ -52,6 +53,7 @@ VARIANT_FILES = {
 # fp32 is exact (labels equal PyTorch's, none move with the batching); see the README of
 # bench/ and the export report for the figures that ruled out int8 as the default.
 DEFAULT_VARIANT = "fp32"
+EDGE_MIN_OPSET = 13
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,11 @@ class ExportOptions:
         if unknown:
             raise ReviewscoreError(
                 f"unknown variants {sorted(unknown)}; choose from {list(VARIANT_FILES)}"
+            )
+        if self.edge and self.opset < EDGE_MIN_OPSET:
+            raise ReviewscoreError(
+                f"--edge needs --opset {EDGE_MIN_OPSET} or later (its tokenizer graph takes "
+                f"axes and pads as inputs), not {self.opset}"
             )
         if self.default_variant not in {"fp32", *self.variants}:
             raise ReviewscoreError(
@@ -202,7 +209,7 @@ def _build(
 
     manifest["parity_checked"] = options.check  # `score` warns about an unchecked folder
     if options.check:
-        token_variants = {n: v for n, v in variants.items() if v.get("inputs") != "text"}
+        token_variants = {n: v for n, v in variants.items() if not takes_text(v)}
         manifest["parity"], manifest["parity_data"] = run_parity(
             loaded,
             staging,
@@ -229,7 +236,7 @@ def _check_shapes(
     path: Path, variant: dict[str, Any], names: list[str], info: Any, vocab_size: int
 ) -> dict[str, Any]:
     """The dynamic-shape sweep: token ids for the scorer's variants, texts for edge ones."""
-    if variant.get("inputs") == "text":
+    if takes_text(variant):
         from reviewscore.export.edge_check import check_edge_shapes
 
         return check_edge_shapes(path, labels=len(info.labels), max_length=info.max_length)

@@ -19,6 +19,7 @@ from reviewscore.export.edge_graph import EXTENSIONS_DOMAIN, OUTPUTS, build_edge
 from reviewscore.export.edge_tokenizer import wordpiece_settings
 from reviewscore.parity_figures import Thresholds
 from reviewscore.parity_reference import Reference
+from reviewscore.score.classifier import takes_text
 
 EDGE_BASES = ("fp32", "int8-dynamic", "int8-static")  # fp16 is for CUDA, not the edge
 TEXT_INPUTS = "text"  # the manifest's marker: this variant takes raw texts
@@ -94,7 +95,7 @@ def edge_parity(
     tokenizer = open_edge_session(_tokenizer(staging, manifest).SerializeToString())
     parity = {}
     for name, variant in variants.items():
-        if variant.get("inputs") != TEXT_INPUTS:
+        if not takes_text(variant):
             continue
         scorer = DeployedClassifier.open(staging, variant["built_from"], require_finished=False)
         session = open_edge_session(staging / variant["file"])

@@ -108,10 +108,10 @@ def check_edge_shapes(model_path: Path, *, labels: int, max_length: int) -> dict
 
 def token_ids_equal(tokenizer_session: Any, scorer: Any, texts: list[str]) -> float:
     """Share of `texts` the in-graph tokenizer turns into exactly the scorer's ids."""
-    from reviewscore.export.edge_graph import _tok
+    from reviewscore.export.edge_graph import scoped
 
     ids_of = scorer.encode(texts).ids
-    names = [_tok("input_ids"), _tok("attention_mask")]
+    names = [scoped("input_ids"), scoped("attention_mask")]
     equal = 0
     for start in range(0, len(texts), EDGE_BATCH_ROWS):
         ids, mask = run_texts(tokenizer_session, texts[start : start + EDGE_BATCH_ROWS], names)

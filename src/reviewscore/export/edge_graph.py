@@ -21,34 +21,79 @@ from reviewscore.export.edge_tokenizer import WordPieceSettings
 EXTENSIONS_DOMAIN = "ai.onnx.contrib"
 TEXT_INPUT = "text"
 OUTPUTS = ("logits", "probabilities", "label_ids")
-_PREFIX = "tokenize/"  # the tokenizer's names, kept apart from the classifier's
+_PREFIX = "tokenize/"
 
 
-def _tok(name: str) -> str:
+def scoped(name: str) -> str:
+    """The tokenizer part's name for `name` (its outputs too: `scoped("input_ids")`), so it
+    cannot collide with a classifier's names in the joined graph."""
     return _PREFIX + name
 
 
-def _constant(name: str, value: Any) -> Any:
-    from onnx import numpy_helper
+def _node(op: str, inputs: list[str], outputs: list[str], **attributes: Any) -> Any:
+    """A node of the tokenizer part: every tensor name but the text input is scoped."""
+    from onnx import helper
 
-    return numpy_helper.from_array(np.asarray(value), name)
+    def name(tensor: str) -> str:
+        return tensor if tensor == TEXT_INPUT else scoped(tensor)
+
+    return helper.make_node(op, list(map(name, inputs)), list(map(name, outputs)), **attributes)
 
 
-def _graph_of_one_empty_text() -> Any:
+def _value(tensor: str, element_type: int, shape: list[Any] | None) -> Any:
+    from onnx import helper
+
+    return helper.make_tensor_value_info(scoped(tensor), element_type, shape)
+
+
+def _one_empty_text() -> Any:
+    """The If branch an empty batch takes: one empty text in its place (the outputs are cut
+    back to 0 rows in _with_heads), since int8 kernels stop the process (SIGFPE) on a batch
+    of 0 rows."""
     from onnx import TensorProto, helper
 
+    text = helper.make_tensor("empty_text", TensorProto.STRING, [1], [b""])
     return helper.make_graph(
-        [
-            helper.make_node(
-                "Constant",
-                [],
-                [_tok("one_empty_text")],
-                value=helper.make_tensor("empty_text", TensorProto.STRING, [1], [b""]),
-            )
-        ],
+        [_node("Constant", [], ["one_empty_text"], value=text)],
         "one_empty_text",
         [],
-        [helper.make_tensor_value_info(_tok("one_empty_text"), TensorProto.STRING, [1])],
+        [_value("one_empty_text", TensorProto.STRING, [1])],
+    )
+
+
+def _tokenize_one(settings: WordPieceSettings, max_length: int, left: bool) -> Any:
+    """The Loop body: text i -> its ids, type ids and mask, padded to max length."""
+    from onnx import TensorProto, helper
+
+    pads = ["missing", "zero_1d"] if left else ["zero_1d", "missing"]
+    return helper.make_graph(
+        [
+            _node("Unsqueeze", ["i", "axis0"], ["index"]),
+            _node("Gather", ["texts", "index"], ["one_text"], axis=0),
+            _node(
+                "BertTokenizer",
+                ["one_text"],
+                ["ids", "type_ids", "mask"],
+                domain=EXTENSIONS_DOMAIN,
+                **settings.op_attributes(max_length),
+            ),
+            _node("Shape", ["ids"], ["length"]),
+            _node("Sub", ["max_length", "length"], ["missing"]),
+            _node("Concat", pads, ["pads"], axis=0),
+            _node("Pad", ["ids", "pads", "pad_id"], ["ids_padded"]),
+            _node("Pad", ["type_ids", "pads", "pad_type_id"], ["type_ids_padded"]),
+            _node("Pad", ["mask", "pads", "zero"], ["mask_padded"]),
+            _node("Identity", ["keep_going"], ["keep_going_out"]),
+        ],
+        "tokenize_one",
+        [_value("i", TensorProto.INT64, []), _value("keep_going", TensorProto.BOOL, [])],
+        [
+            _value("keep_going_out", TensorProto.BOOL, []),
+            *(
+                _value(name, TensorProto.INT64, [max_length])
+                for name in ("ids_padded", "type_ids_padded", "mask_padded")
+            ),
+        ],
     )
 
 
@@ -64,125 +109,57 @@ def tokenizer_model(
 ) -> Any:
     """texts [batch] -> the classifier's inputs [batch, longest row], padded as the scorer
     pads (padding.py): ids with the pad id, type ids with the pad type id, mask with 0.
-    Outputs are named _tok(input name)."""
-    from onnx import TensorProto, helper
+    Outputs are named scoped(input name)."""
+    from onnx import TensorProto, helper, numpy_helper
 
     left = padding_side == "left"
-    body = helper.make_graph(
-        [
-            helper.make_node("Unsqueeze", [_tok("i"), _tok("axis0")], [_tok("index")]),
-            helper.make_node("Gather", [_tok("texts"), _tok("index")], [_tok("one_text")], axis=0),
-            helper.make_node(
-                "BertTokenizer",
-                [_tok("one_text")],
-                [_tok("ids"), _tok("type_ids"), _tok("mask")],
-                domain=EXTENSIONS_DOMAIN,
-                **settings.op_attributes(max_length),
-            ),
-            helper.make_node("Shape", [_tok("ids")], [_tok("length")]),
-            helper.make_node("Sub", [_tok("max_length"), _tok("length")], [_tok("missing")]),
-            helper.make_node(
-                "Concat",
-                [_tok("missing"), _tok("zero_1d")] if left else [_tok("zero_1d"), _tok("missing")],
-                [_tok("pads")],
-                axis=0,
-            ),
-            helper.make_node(
-                "Pad", [_tok("ids"), _tok("pads"), _tok("pad_id")], [_tok("ids_padded")]
-            ),
-            helper.make_node(
-                "Pad",
-                [_tok("type_ids"), _tok("pads"), _tok("pad_type_id")],
-                [_tok("type_ids_padded")],
-            ),
-            helper.make_node(
-                "Pad", [_tok("mask"), _tok("pads"), _tok("zero")], [_tok("mask_padded")]
-            ),
-            helper.make_node("Identity", [_tok("keep_going")], [_tok("keep_going_out")]),
-        ],
-        "tokenize_one",
-        [
-            helper.make_tensor_value_info(_tok("i"), TensorProto.INT64, []),
-            helper.make_tensor_value_info(_tok("keep_going"), TensorProto.BOOL, []),
-        ],
-        [
-            helper.make_tensor_value_info(_tok("keep_going_out"), TensorProto.BOOL, []),
-            *(
-                helper.make_tensor_value_info(name, TensorProto.INT64, [max_length])
-                for name in (_tok("ids_padded"), _tok("type_ids_padded"), _tok("mask_padded"))
-            ),
-        ],
-    )
     # The batch's widest row: columns [0, width) when padding right, the last `width` left.
-    window = (
-        [_tok("width_from"), _tok("max_length")] if left else [_tok("zero_1d"), _tok("width")]
-    ) + [_tok("axis1")]
-    produced = {
-        "input_ids": _tok("all_ids"),
-        "token_type_ids": _tok("all_type_ids"),
-        "attention_mask": _tok("all_mask"),
+    window = ["width_from", "max_length"] if left else ["zero_1d", "width"]
+    stacked = {
+        "input_ids": "all_ids",
+        "token_type_ids": "all_type_ids",
+        "attention_mask": "all_mask",
     }
+    given = helper.make_graph(
+        [_node("Identity", [TEXT_INPUT], ["given_texts"])],
+        "given_texts",
+        [],
+        [_value("given_texts", TensorProto.STRING, None)],
+    )
     nodes = [
-        helper.make_node("Shape", [TEXT_INPUT], [_tok("batch_1d")]),
-        # An empty batch runs one empty text instead (the outputs are cut back to 0 rows in
-        # _with_heads): int8 kernels stop the process (SIGFPE) on a batch of 0 rows.
-        helper.make_node("Equal", [_tok("batch_1d"), _tok("zero_1d")], [_tok("empty_1d")]),
-        helper.make_node("Squeeze", [_tok("empty_1d"), _tok("axis0")], [_tok("empty")]),
-        helper.make_node(
-            "If",
-            [_tok("empty")],
-            [_tok("texts")],
-            then_branch=_graph_of_one_empty_text(),
-            else_branch=helper.make_graph(
-                [helper.make_node("Identity", [TEXT_INPUT], [_tok("given_texts")])],
-                "given_texts",
-                [],
-                [helper.make_tensor_value_info(_tok("given_texts"), TensorProto.STRING, None)],
-            ),
-        ),
-        helper.make_node("Shape", [_tok("texts")], [_tok("rows_1d")]),
-        helper.make_node("Squeeze", [_tok("rows_1d"), _tok("axis0")], [_tok("batch")]),
-        helper.make_node(
+        _node("Shape", [TEXT_INPUT], ["batch_1d"]),
+        _node("Equal", ["batch_1d", "zero_1d"], ["empty_1d"]),
+        _node("Squeeze", ["empty_1d", "axis0"], ["empty"]),
+        _node("If", ["empty"], ["texts"], then_branch=_one_empty_text(), else_branch=given),
+        _node("Shape", ["texts"], ["rows_1d"]),
+        _node("Squeeze", ["rows_1d", "axis0"], ["rows"]),
+        _node(
             "Loop",
-            [_tok("batch"), _tok("true")],
-            [_tok("all_ids"), _tok("all_type_ids"), _tok("all_mask")],
-            body=body,
+            ["rows", "true"],
+            ["all_ids", "all_type_ids", "all_mask"],
+            body=_tokenize_one(settings, max_length, left),
         ),
-        helper.make_node(
-            "ReduceSum", [_tok("all_mask"), _tok("axis1")], [_tok("lengths")], keepdims=0
-        ),
-        # at least 1 wide: an empty batch then reaches the classifier as (0, 1), which it
-        # takes, where (0, 0) fails in its pooler
-        helper.make_node(
-            "Concat", [_tok("lengths"), _tok("one_1d")], [_tok("lengths_or_one")], axis=0
-        ),
-        helper.make_node("ReduceMax", [_tok("lengths_or_one")], [_tok("width")], keepdims=1),
-        helper.make_node("Sub", [_tok("max_length"), _tok("width")], [_tok("width_from")]),
-        *(
-            helper.make_node("Slice", [produced[name], *window], [_tok(name)])
-            for name in input_names
-        ),
+        _node("ReduceSum", ["all_mask", "axis1"], ["lengths"], keepdims=0),
+        _node("ReduceMax", ["lengths"], ["width"], keepdims=1),
+        _node("Sub", ["max_length", "width"], ["width_from"]),
+        *(_node("Slice", [stacked[name], *window, "axis1"], [name]) for name in input_names),
     ]
-    initializers = [
-        _constant(_tok("axis0"), np.array([0], np.int64)),
-        _constant(_tok("axis1"), np.array([1], np.int64)),
-        _constant(_tok("zero_1d"), np.array([0], np.int64)),
-        _constant(_tok("one_1d"), np.array([1], np.int64)),
-        _constant(_tok("zero"), np.array(0, np.int64)),
-        _constant(_tok("max_length"), np.array([max_length], np.int64)),
-        _constant(_tok("pad_id"), np.array(pad_token_id, np.int64)),
-        _constant(_tok("pad_type_id"), np.array(pad_token_type_id, np.int64)),
-        _constant(_tok("true"), np.array(True)),
-    ]
+    constants = {
+        "axis0": np.array([0], np.int64),
+        "axis1": np.array([1], np.int64),
+        "zero_1d": np.array([0], np.int64),
+        "zero": np.array(0, np.int64),
+        "max_length": np.array([max_length], np.int64),
+        "pad_id": np.array(pad_token_id, np.int64),
+        "pad_type_id": np.array(pad_token_type_id, np.int64),
+        "true": np.array(True),
+    }
     graph = helper.make_graph(
         nodes,
         "tokenize",
         [helper.make_tensor_value_info(TEXT_INPUT, TensorProto.STRING, ["batch"])],
-        [
-            helper.make_tensor_value_info(_tok(name), TensorProto.INT64, ["batch", "sequence"])
-            for name in input_names
-        ],
-        initializers,
+        [_value(name, TensorProto.INT64, ["batch", "sequence"]) for name in input_names],
+        [numpy_helper.from_array(value, scoped(name)) for name, value in constants.items()],
     )
     return helper.make_model(
         graph,
@@ -197,12 +174,12 @@ def _with_heads(model: Any, logits: str) -> None:
 
     graph = model.graph
     for node in graph.node:
-        node.output[:] = [_tok("all_logits") if out == logits else out for out in node.output]
+        node.output[:] = [scoped("all_logits") if out == logits else out for out in node.output]
     graph.node.extend(
         [
             helper.make_node(
                 "Slice",
-                [_tok("all_logits"), _tok("zero_1d"), _tok("batch_1d"), _tok("axis0")],
+                [scoped("all_logits"), scoped("zero_1d"), scoped("batch_1d"), scoped("axis0")],
                 [logits],
             ),
             helper.make_node("Softmax", [logits], ["probabilities"], axis=-1),
@@ -236,7 +213,7 @@ def build_edge_model(
     merged = compose.merge_models(
         tokenizer,
         classifier,
-        io_map=[(_tok(name), name) for name in inputs],
+        io_map=[(scoped(name), name) for name in inputs],
         outputs=[logits],
     )
     merged.graph.name = "reviewscore_strings_in"
