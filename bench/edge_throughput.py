@@ -33,7 +33,7 @@ from reviewscore.data import read_reviews
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.export.edge import edge_name
 from reviewscore.export.edge_check import edge_logits, open_edge_session
-from reviewscore.export.edge_graph import _tok, tokenizer_model
+from reviewscore.export.edge_graph import scoped, tokenizer_model
 from reviewscore.export.edge_tokenizer import wordpiece_settings
 from reviewscore.score.classifier import DeployedClassifier
 
@@ -79,7 +79,7 @@ def tokenizer_rates(deploy: Path, manifest: dict[str, Any], texts: list[str], th
         opset=manifest["opset"],
     )
     session = open_edge_session(graph.SerializeToString(), threads)
-    name = [_tok("input_ids")]
+    name = [scoped("input_ids")]
     chunks = [texts[i : i + 64] for i in range(0, len(texts), 64)]
     in_graph, _ = best_rate(
         len(texts),

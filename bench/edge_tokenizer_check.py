@@ -23,7 +23,7 @@ import numpy as np
 
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.export.edge_check import open_edge_session
-from reviewscore.export.edge_graph import _tok, tokenizer_model
+from reviewscore.export.edge_graph import scoped, tokenizer_model
 from reviewscore.export.edge_tokenizer import wordpiece_settings
 from reviewscore.score.classifier import DeployedClassifier
 
@@ -87,7 +87,7 @@ class Compare:
 
     def in_graph(self, texts: list[str]) -> list[list[int]]:
         out = []
-        names = [_tok("input_ids"), _tok("attention_mask")]
+        names = [scoped("input_ids"), scoped("attention_mask")]
         for start in range(0, len(texts), 2000):
             chunk = np.array(texts[start : start + 2000], dtype=object)
             ids, mask = self.session.run(names, {"text": chunk})
