@@ -85,7 +85,7 @@ def main() -> None:
     variants = (
         args.variants.split(",")
         if args.variants
-        else [v for v in CPU_VARIANTS if v in manifest["variants"]]
+        else [v for v in CPU_VARIANTS if v in manifest.variants]
     )
     rows = len(read_reviews(str(args.data), label_mode=LabelMode.IGNORED))
     load_at_start = round(os.getloadavg()[0], 1)

@@ -170,10 +170,17 @@ def test_bad_deploy_folder_is_refused_before_scoring(node_dir, exported_int8, tm
 
     err = one_line_error(node("score.mjs", copy, source, "--variant", "fp99"))
     assert "no variant 'fp99'; this folder has: fp32, int8-dynamic, int8-static" in err
+    manifest = json.loads((copy / "manifest.json").read_text())
+    strings_in = json.loads(json.dumps(manifest))
+    strings_in["variants"]["int8-static"]["inputs"] = "text"  # as `export --edge` marks one
+    (copy / "manifest.json").write_text(json.dumps(strings_in))
+    err = one_line_error(node("score.mjs", copy, source, "--variant", "int8-static"))
+    assert "variant 'int8-static' takes raw texts" in err
+    assert err.rstrip().endswith("use a token-id variant: fp32, int8-dynamic")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
     err = one_line_error(node("score.mjs", tmp_path, source))
     assert f"{tmp_path} is not a deploy folder: manifest.json is missing" in err
 
-    manifest = json.loads((copy / "manifest.json").read_text())
     killed = {key: value for key, value in manifest.items() if key != "shape_checks"}
     (copy / "manifest.json").write_text(json.dumps(killed))
     err = one_line_error(node("score.mjs", copy, source))

@@ -90,12 +90,23 @@ function checkManifest(manifest, where) {
   return manifest;
 }
 
-/** The variant `name` (default: the manifest's default), or an error listing the choices. */
+/** The variant `name` (default: the manifest's default), or an error listing the choices.
+ * A strings-in variant (`export --edge`, `"inputs": "text"`) needs onnxruntime-extensions'
+ * tokenizer operators, which onnxruntime-node and -web cannot load: refused, as by the
+ * Python scorer (score/classifier.py refuse_text_variant). */
 function chooseVariant(manifest, name, where) {
   const chosen = name ?? manifest.default_variant;
   if (!(chosen in manifest.variants)) {
     const choices = Object.keys(manifest.variants).join(", ");
     throw new ReviewscoreError(`${where}: no variant '${chosen}'; this folder has: ${choices}`);
+  }
+  if (manifest.variants[chosen].inputs === "text") {
+    const usable = Object.keys(manifest.variants).filter((v) => manifest.variants[v].inputs !== "text");
+    throw new ReviewscoreError(
+      `${where}: variant '${chosen}' takes raw texts (the tokenizer is in its graph, for runtimes ` +
+        "that register onnxruntime-extensions, which onnxruntime-node and -web cannot); " +
+        `use a token-id variant: ${usable.join(", ")}`,
+    );
   }
   return chosen;
 }

@@ -281,6 +281,14 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 )
 @click.option("--fp16", is_flag=True, help="Add an fp16 variant (for the CUDA provider).")
 @click.option(
+    "--edge",
+    is_flag=True,
+    help="Add a strings-in variant per fp32/int8 variant (edge-fp32, ...): raw texts in, "
+    "logits, probabilities and label ids out, the tokenizer in the graph "
+    "(onnxruntime-extensions, the [edge] extra), for runtimes that register that library. "
+    "Needs a BERT WordPiece tokenizer.",
+)
+@click.option(
     "--optimize",
     type=click.Choice(["fusions", "basic", "none"]),
     default="fusions",
@@ -351,6 +359,7 @@ def export_command(
     out_dir: Path,
     quantize: tuple[str, ...],
     fp16: bool,
+    edge: bool,
     optimize: str,
     default_variant: str,
     opset: int,
@@ -372,6 +381,8 @@ def export_command(
       int8-static   model.int8-static.onnx   QDQ, calibrated scales, batch-invariant
       int8-dynamic  model.int8-dynamic.onnx  per-batch scales: NOT batch-invariant
       fp16          model.fp16.onnx          for CUDA; not checked where CPU cannot run it
+      edge-fp32     model.edge.onnx          with --edge: texts in, tokenizer in the graph
+                                             (also edge-int8-*, from each int8 variant)
 
     Exit code 3 means a parity check failed: the folder is written, with the figures and
     `passed: false` in its manifest, but should not be deployed. The parity rows and
@@ -389,6 +400,7 @@ def export_command(
         variants=tuple(dict.fromkeys(variants)),
         default_variant=default_variant,
         check=check,
+        edge=edge,
         parity_data=parity_data,
         parity_rows=parity_rows,
         calibration=calibration,
@@ -603,7 +615,13 @@ def _score_locally(values: dict[str, Any]) -> None:
     multiple=True,
     help="Variant to check (repeatable; default: the folder's default variant).",
 )
-@click.option("--all", "all_variants", is_flag=True, help="Check every variant of the folder.")
+@click.option(
+    "--all",
+    "all_variants",
+    is_flag=True,
+    help="Check every variant the scorer runs (not the strings-in edge-* variants, which "
+    "the export checked against the scorer).",
+)
 @click.option(
     "--provider",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -637,8 +655,10 @@ def verify_command(
     chosen: list[str] | None = list(variants) or None
     if all_variants:
         from reviewscore.deploy_folder import load_manifest
+        from reviewscore.score.classifier import takes_text
 
-        chosen = list(load_manifest(deploy_dir, verify=False).variants)
+        found = load_manifest(deploy_dir, verify=False).variants
+        chosen = [name for name, entry in found.items() if not takes_text(entry)]
     _verify(deploy_dir, chosen, provider, threads, as_json=as_json, lines_to_stderr=as_json)
 
 
