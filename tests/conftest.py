@@ -42,6 +42,23 @@ def exported(tmp_path_factory):
     return build
 
 
+@pytest.fixture(scope="session")
+def exported_int8(tmp_path_factory):
+    """The toy-trained tiny bert (max length 24), exported with both int8 variants beside
+    fp32 (the default). Its labels vary (a random model's are all one label) and its margins
+    are wide: no int8 kernel (AVX2, VNNI, WebAssembly) can flip a label of `keyword_rows`, and
+    fp32 runtimes, ~1e-6 apart, none of any phrase. So other runtimes' labels must equal the
+    CLI's. Read-only."""
+    from reviewscore.export.deploy import ExportOptions, export_run
+    from tiny_models import make_run
+
+    root = tmp_path_factory.mktemp("exported-int8")
+    make_run(root / "run", "bert", max_length=EXPORTED_MAX_LENGTH, trained=True)
+    options = ExportOptions(variants=("fp32", "int8-dynamic", "int8-static"))
+    manifest = export_run(root / "run", root / "deploy", options)
+    return Exported(root / "run", root / "deploy", manifest)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A folder holding a tiny random bert saved as a model (tiny/) and 600 toy rows

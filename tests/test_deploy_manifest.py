@@ -69,13 +69,13 @@ def test_the_typed_fields_hold_what_the_json_holds(exported):
 def test_keys_from_a_newer_export_are_kept_not_refused(exported, tmp_path):
     def newer(data: dict) -> None:
         data["edge"] = {"strings_in": True}
-        data["variants"]["fp32"]["inputs"] = ["text"]
+        data["variants"]["fp32"]["runtime"] = ["wasm"]
         data["parity"]["fp32"]["latency_ms"] = 1.5
 
     deploy = copy_with(tmp_path, exported("bert").deploy, newer)
     manifest = load_manifest(deploy)
     assert manifest.extra == {"edge": {"strings_in": True}}
-    assert manifest.variant("fp32").extra == {"inputs": ["text"]}
+    assert manifest.variant("fp32").extra == {"runtime": ["wasm"]}
     assert manifest.to_dict() == manifest_json(deploy)
 
 
@@ -93,6 +93,18 @@ def test_keys_from_a_newer_export_are_kept_not_refused(exported, tmp_path):
         (
             lambda m: m["parity"]["fp32"].update(agreement="high"),
             "'parity.fp32.agreement' must be a number, not 'high'",
+        ),
+        (
+            lambda m: m["variants"]["fp32"].update(inputs=["text"]),
+            "'variants.fp32.inputs' must be 'text', not ['text']",
+        ),
+        (
+            lambda m: m["variants"]["fp32"].update(extensions="onnxruntime-extensions"),
+            "'variants.fp32.extensions' must be a mapping with package, version and domain",
+        ),
+        (
+            lambda m: m["parity"]["fp32"].update(token_ids_equal="all"),
+            "'parity.fp32.token_ids_equal' must be a number, not 'all'",
         ),
         (
             lambda m: m["parity_thresholds"].update(min_agreement="0.98"),

@@ -43,12 +43,12 @@ def test_run_json_round_trips_unchanged(run, tmp_path):
 
 
 def test_keys_a_newer_train_wrote_are_kept(run, tmp_path):
-    distilled = {"teacher": "runs/big", "temperature": 2.0}
-    copy = edited_copy(run, tmp_path, distillation=distilled)
+    pruned = {"heads_kept": 8, "method": "magnitude"}
+    copy = edited_copy(run, tmp_path, pruning=pruned)
     info = copy.read_info()
-    assert info.extra == {"distillation": distilled}
+    assert info.extra == {"pruning": pruned}
     copy.write_info(info)
-    assert json.loads(copy.info_path.read_text())["distillation"] == distilled
+    assert json.loads(copy.info_path.read_text())["pruning"] == pruned
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ def cli() -> None:
 
     \b
     reviewscore train   --data train.tsv.gz --out runs/NAME    (needs the [train] extra)
+    reviewscore distill runs/NAME --data train.tsv.gz --layers 3 --out runs/SMALL
     reviewscore export  runs/NAME --out deploy/NAME            (needs the [train] extra)
     reviewscore score   deploy/NAME reviews.tsv -o scored.csv  (base install)
     reviewscore verify  deploy/NAME --all                      (base install)
@@ -41,7 +42,8 @@ def _data_options(command):
         click.option("--data", help="Labelled TSV/CSV file, plain or gzip."),
         click.option(
             "--model",
-            help="minilm (default: all-MiniLM-L6-v2, offline), a saved model folder, or a hub id.",
+            help="minilm (default: all-MiniLM-L6-v2, offline), mpnet (all-mpnet-base-v2, "
+            "offline from five PyPI parts), a saved model folder, or a hub id.",
         ),
         click.option("--recipe", type=click.Choice(["plain", "ulmfit"]), help="Default: plain."),
         click.option(
@@ -133,6 +135,82 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
     train(config, out, overwrite=overwrite, device=device, echo=click.echo)
 
 
+@cli.command("distill")
+@click.argument("teacher", type=click.Path(path_type=Path))
+@click.option("--data", required=True, help="Labelled TSV/CSV file, plain or gzip.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Student run folder.")
+@click.option("--layers", type=int, help="Student = the teacher with N of its layers kept.")
+@click.option("--student", help="Student = this pretrained model (minilm, mpnet, a folder...).")
+@click.option(
+    "--keep",
+    type=click.Choice(["bottom", "spread"]),
+    default="bottom",
+    show_default=True,
+    help="With --layers: the bottom N layers, or every (depth/N)-th from the bottom.",
+)
+@click.option("--temperature", type=float, default=2.0, show_default=True)
+@click.option(
+    "--alpha", type=float, default=0.5, show_default=True, help="Weight of the soft-label term."
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder keeping the teacher's logits, shared by students of the same rows.",
+)
+@click.option("--epochs", type=float, help="Epochs (1).")
+@click.option("--lr", type=float, help="Peak learning rate (2e-4).")
+@click.option("--batch-size", type=int, help="Training batch size (32).")
+@click.option("--valid-fraction", type=float, help="Share of sentences held out (0.1).")
+@click.option("--limit-rows", type=int, help="Train on a seeded subset of whole sentences.")
+@click.option("--limit-valid-rows", type=int, help="Validate on a subset of whole sentences.")
+@click.option("--seed", type=int, help="Seed of split, subset, head and batches (42).")
+@click.option(
+    "--freeze-embeddings/--train-embeddings",
+    default=None,
+    help="Keep the word-embedding matrix fixed (faster on CPU). Default: train it.",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it is an earlier run folder.")
+def distill_command(
+    teacher: Path,
+    out: Path,
+    layers: int | None,
+    student: str | None,
+    keep: str,
+    temperature: float,
+    alpha: float,
+    cache: Path | None,
+    device: str,
+    overwrite: bool,
+    **options,
+) -> None:
+    """Train a smaller student on TEACHER's (a finished run folder) soft labels.
+
+    \b
+    The loss mixes alpha x T^2 x KL(teacher || student, both at temperature T) with
+    (1 - alpha) x cross-entropy on the labels. The teacher's logits are computed once per
+    training row. Data, split, schedule, precision and run folder are train's (plain
+    recipe); the student's sentences never include the teacher's valid.csv ones.
+    """
+    from reviewscore.distill.command import distill
+    from reviewscore.distill.options import DistillOptions
+
+    if Path(options["data"]).is_file():
+        options["data"] = str(Path(options["data"]).resolve())
+    default_columns = {f"{name}_column": None for name in _COLUMN_OPTIONS}
+    config = _train_config("plain", {**options, **default_columns})
+    distill_options = DistillOptions(
+        teacher=teacher,
+        layers=layers,
+        student=student,
+        keep=keep,
+        temperature=temperature,
+        alpha=alpha,
+        cache=cache,
+    )
+    distill(config, distill_options, out, overwrite=overwrite, device=device, echo=click.echo)
+
+
 @cli.command("lr-find")
 @_data_options
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for plots.")
@@ -202,6 +280,14 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
     "batch-invariant (a phrase's label can change with its batch).",
 )
 @click.option("--fp16", is_flag=True, help="Add an fp16 variant (for the CUDA provider).")
+@click.option(
+    "--edge",
+    is_flag=True,
+    help="Add a strings-in variant per fp32/int8 variant (edge-fp32, ...): raw texts in, "
+    "logits, probabilities and label ids out, the tokenizer in the graph "
+    "(onnxruntime-extensions, the [edge] extra), for runtimes that register that library. "
+    "Needs a BERT WordPiece tokenizer.",
+)
 @click.option(
     "--optimize",
     type=click.Choice(["fusions", "basic", "none"]),
@@ -273,6 +359,7 @@ def export_command(
     out_dir: Path,
     quantize: tuple[str, ...],
     fp16: bool,
+    edge: bool,
     optimize: str,
     default_variant: str,
     opset: int,
@@ -294,6 +381,8 @@ def export_command(
       int8-static   model.int8-static.onnx   QDQ, calibrated scales, batch-invariant
       int8-dynamic  model.int8-dynamic.onnx  per-batch scales: NOT batch-invariant
       fp16          model.fp16.onnx          for CUDA; not checked where CPU cannot run it
+      edge-fp32     model.edge.onnx          with --edge: texts in, tokenizer in the graph
+                                             (also edge-int8-*, from each int8 variant)
 
     Exit code 3 means a parity check failed: the folder is written, with the figures and
     `passed: false` in its manifest, but should not be deployed. The parity rows and
@@ -311,6 +400,7 @@ def export_command(
         variants=tuple(dict.fromkeys(variants)),
         default_variant=default_variant,
         check=check,
+        edge=edge,
         parity_data=parity_data,
         parity_rows=parity_rows,
         calibration=calibration,
@@ -525,7 +615,13 @@ def _score_locally(values: dict[str, Any]) -> None:
     multiple=True,
     help="Variant to check (repeatable; default: the folder's default variant).",
 )
-@click.option("--all", "all_variants", is_flag=True, help="Check every variant of the folder.")
+@click.option(
+    "--all",
+    "all_variants",
+    is_flag=True,
+    help="Check every variant the scorer runs (not the strings-in edge-* variants, which "
+    "the export checked against the scorer).",
+)
 @click.option(
     "--provider",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -559,8 +655,10 @@ def verify_command(
     chosen: list[str] | None = list(variants) or None
     if all_variants:
         from reviewscore.deploy_folder import load_manifest
+        from reviewscore.score.classifier import takes_text
 
-        chosen = list(load_manifest(deploy_dir, verify=False).variants)
+        found = load_manifest(deploy_dir, verify=False).variants
+        chosen = [name for name, entry in found.items() if not takes_text(entry)]
     _verify(deploy_dir, chosen, provider, threads, as_json=as_json, lines_to_stderr=as_json)
 
 

@@ -28,6 +28,7 @@ from reviewscore.files import read_json, write_json
 from reviewscore.json_records import (
     Record,
     as_tuple,
+    dump_record,
     dump_record_map,
     dump_records,
     is_bool,
@@ -38,6 +39,7 @@ from reviewscore.json_records import (
     is_str_list,
     json_key,
     record_map,
+    record_of,
     records_of,
 )
 from reviewscore.padding import Padding
@@ -45,6 +47,7 @@ from reviewscore.padding import Padding
 MANIFEST = "manifest.json"
 FORMAT = "reviewscore-deploy/1"
 REPAIR = "re-export the folder rather than edit its manifest"
+TEXT_INPUTS = "text"  # a variant's `inputs`: raw texts in, the tokenizer in its graph (edge)
 
 
 def sha256_file(path: Path) -> str:
@@ -85,13 +88,38 @@ class TensorSpec(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Extensions(Record):
+    """The operator library a strings-in variant's runtime must register."""
+
+    repair: ClassVar[str] = REPAIR
+    package: str = json_key("a package name", is_str)
+    version: str = json_key("a version", is_str)
+    domain: str = json_key("an operator domain", is_str)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Variant(Record):
     """One model file of the folder. `optimization` and `quantization` are what the export
-    did (recorded, not read back); `built_from` names the graph the variant was made from."""
+    did (recorded, not read back); `built_from` names the graph the variant was made from.
+    A strings-in (edge) variant has `inputs: "text"`, its output names, where its tokenizer
+    is and the `extensions` it needs; the scorer's variants, which take the token ids of
+    the manifest's `inputs`, have none of these."""
 
     repair: ClassVar[str] = REPAIR
     file: str = json_key("a file name", is_str)
     precision: str = json_key("a precision (fp32, int8, fp16)", is_str)
+    inputs: str | None = json_key(repr(TEXT_INPUTS), lambda v: v == TEXT_INPUTS, default=None)
+    outputs: tuple[str, ...] | None = json_key(
+        "a list of output names", is_str_list, load=as_tuple, dump=list, default=None
+    )
+    tokenizer: str | None = json_key("a text", is_str, default=None)
+    extensions: Extensions | None = json_key(
+        "a mapping with package, version and domain",
+        is_object,
+        load=record_of(Extensions),
+        dump=dump_record,
+        default=None,
+    )
     optimization: dict[str, Any] | None = json_key("a mapping", is_object, null=True)
     quantization: dict[str, Any] | None = json_key("a mapping", is_object, null=True)
     batch_invariant: bool = json_key("true or false", is_bool)
@@ -108,6 +136,12 @@ class ParityFigures(Record):
     checked: bool | None = json_key("true or false", is_bool, default=None)
     reason: str | None = json_key("a text", is_str, default=None)
     rows: int | None = json_key("an integer", is_int, default=None)
+    # A strings-in (edge) variant is also compared with the scorer's variant it was built
+    # from: its in-graph tokenizer's ids, its labels and its logits.
+    compared_with: dict[str, Any] | None = json_key("a mapping", is_object, default=None)
+    token_ids_equal: float | None = json_key("a number", is_number, default=None)
+    labels_equal_to_scorer: float | None = json_key("a number", is_number, default=None)
+    scorer_max_abs_logit_diff: float | None = json_key("a number", is_number, default=None)
     max_abs_logit_diff: float | None = json_key("a number", is_number, default=None)
     agreement: float | None = json_key("a number", is_number, default=None)
     labels_moved_between_batchings: float | None = json_key("a number", is_number, default=None)

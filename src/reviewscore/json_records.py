@@ -145,6 +145,15 @@ def as_tuple(value: list[Any], where: Path, name: str) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def record_of(record: type[Record]) -> Callable[[Any, Path, str], Any]:
+    """Load a JSON object nested in a record as a `record`."""
+
+    def load(value: dict[str, Any], where: Path, name: str) -> Any:
+        return record.from_dict(value, where, f"{name}.")
+
+    return load
+
+
 def records_of(record: type[Record]) -> Callable[[Any, Path, str], tuple[Any, ...]]:
     """Load a JSON list of `record` objects as a tuple."""
 
@@ -161,6 +170,10 @@ def record_map(record: type[Record]) -> Callable[[Any, Path, str], dict[str, Any
         return {key: record.from_dict(item, where, f"{name}.{key}.") for key, item in value.items()}
 
     return load
+
+
+def dump_record(value: Record) -> dict[str, Any]:
+    return value.to_dict()
 
 
 def dump_records(value: tuple[Record, ...]) -> list[dict[str, Any]]:

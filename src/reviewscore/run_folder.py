@@ -65,6 +65,9 @@ class RunInfo(Record):
     stages_total: int = json_key("a count", _is_count, default=0)
     stages_completed: int = json_key("a count", _is_count, default=0)
     format: str = json_key(repr(FORMAT), lambda v: v == FORMAT, default=FORMAT)
+    # A distilled run's teacher (path, sha256), layers kept, temperature and alpha; absent
+    # for a run fine-tuned on labels alone.
+    distillation: dict[str, Any] | None = json_key("a mapping", is_object, default=None)
 
 
 @dataclass(frozen=True)

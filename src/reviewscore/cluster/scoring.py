@@ -22,7 +22,7 @@ import ray.data
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
-from reviewscore.score.classifier import DeployedClassifier, softmax
+from reviewscore.score.classifier import DeployedClassifier, refuse_text_variant, softmax
 
 
 class ScorerActor:
@@ -71,7 +71,7 @@ def check_deploy_dir(deploy_dir: str | Path, variant: str | None) -> Path:
     """Fail on the driver, before any actor starts, when the folder or variant is wrong; the
     actors still verify the files' hashes when they open it."""
     deploy_dir = Path(deploy_dir).resolve()
-    load_manifest(deploy_dir, verify=False).variant(variant)
+    refuse_text_variant(load_manifest(deploy_dir, verify=False), variant)
     return deploy_dir
 
 

@@ -3,9 +3,10 @@
 --out replaces only an earlier deploy folder or an empty one.
 
 Steps: fp32 graph + tokenizer.json -> optimised fp32 (model.onnx) -> int8 / fp16 variants
-from it -> dynamic-shape sweep of every variant -> parity gate through the scorer's
-classifier, against PyTorch's logits stored as parity_reference.npz -> manifest (hashes,
-figures, where they were measured) -> rename. A failed parity check still writes the
+from it -> with --edge, strings-in variants (edge.py) -> dynamic-shape sweep of every
+variant -> parity gate through the scorer's classifier, against PyTorch's logits stored as
+parity_reference.npz (edge variants also against the scorer) -> manifest (hashes, figures,
+where they were measured) -> rename. A failed parity check still writes the
 folder (its manifest records the figures and `passed: false`) and then raises ParityError
 (exit 3), so the figures can be inspected but CI stops.
 """
@@ -44,8 +45,9 @@ from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
 from reviewscore.parity_figures import ParityError, failures_message
-from reviewscore.parity_reference import REFERENCE_FILE
+from reviewscore.parity_reference import REFERENCE_FILE, read_reference
 from reviewscore.run_model import load_run_model
+from reviewscore.score.classifier import takes_text
 
 TOKENIZER_FILE = "tokenizer.json"
 RAW_FILE = "model.raw.onnx"  # the exporter's graph, before optimisation; never shipped
@@ -59,6 +61,7 @@ VARIANT_FILES = {
 # fp32 is exact (labels equal PyTorch's, none move with the batching); see the README of
 # bench/ and the export report for the figures that ruled out int8 as the default.
 DEFAULT_VARIANT = "fp32"
+EDGE_MIN_OPSET = 13
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class ExportOptions:
     variants: tuple[str, ...] = (DEFAULT_VARIANT,)  # fp32 is always built: the others' source
     default_variant: str = DEFAULT_VARIANT
     check: bool = True
+    edge: bool = False  # strings-in variants (edge.py), for each fp32/int8 variant
     parity_data: Path | None = None  # labelled rows; default: the run's valid.csv
     parity_rows: int = 1000
     calibration: Path | None = None  # static int8 calibration rows; default: parity data
@@ -81,6 +85,11 @@ class ExportOptions:
         if unknown:
             raise ReviewscoreError(
                 f"unknown variants {sorted(unknown)}; choose from {list(VARIANT_FILES)}"
+            )
+        if self.edge and self.opset < EDGE_MIN_OPSET:
+            raise ReviewscoreError(
+                f"--edge needs --opset {EDGE_MIN_OPSET} or later (its tokenizer graph takes "
+                f"axes and pads as inputs), not {self.opset}"
             )
         if self.default_variant not in {"fp32", *self.variants}:
             raise ReviewscoreError(
@@ -118,6 +127,10 @@ def _build(
     raw = staging / RAW_FILE
     names = export_onnx(model, loaded.tokenizer, raw, opset=options.opset)
     padding = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
+    if options.edge:
+        from reviewscore.export.edge import check_tokenizer
+
+        check_tokenizer(staging / TOKENIZER_FILE)
     echo(f"exported the fp32 graph ({', '.join(names)})")
 
     fp32 = staging / VARIANT_FILES["fp32"]
@@ -190,18 +203,15 @@ def _build(
             "fp16", quantization=settings, batch_invariant=True, built_from="fp32"
         )
     raw.unlink()
+    if options.edge:
+        from reviewscore.export.edge import add_edge_variants
+
+        variants |= add_edge_variants(staging, manifest, variants, echo)
     manifest = save(replace(manifest, variants=variants))
 
     vocab_size = int(model.config.vocab_size)
     shape_checks = {
-        name: check_variant_shapes(
-            staging / variant.file,
-            variant.precision,
-            names,
-            max_length=info.max_length,
-            vocab_size=vocab_size,
-            labels=len(info.labels),
-        )
+        name: _check_shapes(staging / variant.file, variant, names, info, vocab_size)
         for name, variant in variants.items()
     }
     echo(f"dynamic shapes verified: {', '.join(shape_checks)}")
@@ -209,9 +219,21 @@ def _build(
     # parity_checked: `score` warns about an unchecked folder
     manifest = replace(manifest, shape_checks=shape_checks, parity_checked=options.check)
     if options.check:
+        token_variants = {n: v for n, v in variants.items() if not takes_text(v)}
         parity, parity_data = run_parity(
-            loaded, staging, variants, parity_path, options.parity_rows, options.thresholds, echo
+            loaded,
+            staging,
+            token_variants,
+            parity_path,
+            options.parity_rows,
+            options.thresholds,
+            echo,
         )
+        if options.edge:
+            from reviewscore.export.edge import edge_parity
+
+            reference = read_reference(staging / REFERENCE_FILE, len(info.labels))
+            parity |= edge_parity(staging, manifest, reference, options.thresholds, echo)
         manifest = replace(
             manifest,
             parity=parity,
@@ -221,6 +243,24 @@ def _build(
             parity_passed=all(figures.passed for figures in parity.values()),
         )
     return save(manifest)
+
+
+def _check_shapes(
+    path: Path, variant: Variant, names: list[str], info: Any, vocab_size: int
+) -> dict[str, Any]:
+    """The dynamic-shape sweep: token ids for the scorer's variants, texts for edge ones."""
+    if takes_text(variant):
+        from reviewscore.export.edge_check import check_edge_shapes
+
+        return check_edge_shapes(path, labels=len(info.labels), max_length=info.max_length)
+    return check_variant_shapes(
+        path,
+        variant.precision,
+        names,
+        max_length=info.max_length,
+        vocab_size=vocab_size,
+        labels=len(info.labels),
+    )
 
 
 def _variant(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-PACKAGES = ("reviewscore", "torch", "transformers", "onnx", "onnxruntime", "tokenizers")
+PACKAGES = (
+    "reviewscore",
+    "torch",
+    "transformers",
+    "onnx",
+    "onnxruntime",
+    "onnxruntime-extensions",
+    "tokenizers",
+)
 
 
 def library_versions() -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from reviewscore.deploy_folder import Manifest, load_manifest
+from reviewscore.deploy_folder import TEXT_INPUTS, Manifest, Variant, load_manifest
 from reviewscore.errors import FolderError
 from reviewscore.padding import Ragged, pad_batch
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
@@ -34,6 +34,26 @@ class Encoded:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def takes_text(variant: Variant) -> bool:
+    """Whether a manifest variant is a strings-in (edge) file: raw texts in, the tokenizer in
+    its graph, for runtimes with onnxruntime-extensions; the scorer feeds token ids."""
+    return variant.inputs == TEXT_INPUTS
+
+
+def refuse_text_variant(manifest: Manifest, name: str | None) -> None:
+    """The scorer's engines (local, Ray, serve) feed token ids: variant `name` (default: the
+    folder's default) must be one the folder has (`Manifest.variant` refuses others) and
+    not a strings-in one, which is refused with the variants they can run."""
+    name = name or manifest.default_variant
+    if takes_text(manifest.variant(name)):
+        usable = [v for v, entry in manifest.variants.items() if not takes_text(entry)]
+        raise FolderError(
+            f"{manifest.folder}: variant {name!r} takes raw texts (the tokenizer is in its "
+            "graph, for runtimes that register onnxruntime-extensions; see the README's edge "
+            f"runtimes); reviewscore scores with a token-id variant: {', '.join(usable)}"
+        )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -106,6 +126,7 @@ class DeployedClassifier:
         manifest = load_manifest(deploy_dir, verify=True, require_finished=require_finished)
         name = variant or manifest.default_variant
         entry = manifest.variant(name)
+        refuse_text_variant(manifest, name)
         limit = manifest.max_length
         if max_length is not None:
             if max_length > limit:

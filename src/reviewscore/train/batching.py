@@ -21,12 +21,14 @@ POOL_BATCHES = 50  # a pool holds this many batches: sorted enough, still well m
 
 @dataclass(frozen=True)
 class EncodedRows:
-    """Token ids of each row, unpadded, the labels (None for unlabelled rows) and how this
-    model pads."""
+    """Token ids of each row, unpadded, the labels (None for unlabelled rows), how this
+    model pads, and optional per-row soft targets (distillation's teacher logits), which
+    ride in each batch as `targets`."""
 
     ids: Ragged
     labels: np.ndarray | None
     padding: Padding
+    targets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -36,12 +38,18 @@ class EncodedRows:
         return self.ids.lengths
 
 
-def encode(texts: list[str], labels: np.ndarray | None, tokenizer, max_length: int) -> EncodedRows:
+def encode(
+    texts: list[str],
+    labels: np.ndarray | None,
+    tokenizer,
+    max_length: int,
+    targets: np.ndarray | None = None,
+) -> EncodedRows:
     """One batch call of the fast tokenizer (Rust, multi-threaded), truncating, no padding."""
     ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     side = "left" if tokenizer.padding_side == "left" else "right"
-    return EncodedRows(Ragged.from_lists(ids), labels, Padding(pad_id, 0, side))
+    return EncodedRows(Ragged.from_lists(ids), labels, Padding(pad_id, 0, side), targets)
 
 
 def collate(encoded: EncodedRows, indices: np.ndarray) -> dict[str, torch.Tensor]:
@@ -50,6 +58,8 @@ def collate(encoded: EncodedRows, indices: np.ndarray) -> dict[str, torch.Tensor
     batch = {name: torch.from_numpy(array) for name, array in padded.items()}
     if encoded.labels is not None:
         batch["labels"] = torch.from_numpy(encoded.labels[indices].astype(np.int64))
+    if encoded.targets is not None:
+        batch["targets"] = torch.from_numpy(encoded.targets[indices].astype(np.float32))
     return batch
 
 

@@ -27,8 +27,9 @@ class LayerGroup:
     params: list[nn.Parameter]
 
 
-def _layer_lists(base: nn.Module, num_layers: int) -> list[tuple[str, nn.ModuleList]]:
-    """ModuleLists of length `num_layers`, outermost only (a layer may hold lists itself)."""
+def layer_lists(base: nn.Module, num_layers: int) -> list[tuple[str, nn.ModuleList]]:
+    """(name in `base`, ModuleList) of length `num_layers`, outermost only (a layer may hold
+    lists itself): the encoder layers, found as `find_layer_groups` and distill find them."""
     found: list[tuple[str, nn.ModuleList]] = []
     for name, module in base.named_modules():
         if not isinstance(module, nn.ModuleList) or len(module) != num_layers:
@@ -43,7 +44,7 @@ def find_layer_groups(model: nn.Module) -> list[LayerGroup]:
     """Groups from the bottom (embeddings) to the top (head); every parameter in exactly one."""
     base = model.base_model
     num_layers = int(model.config.num_hidden_layers)
-    lists = _layer_lists(base, num_layers)
+    lists = layer_lists(base, num_layers)
     if not lists:  # e.g. ALBERT, whose layers share one module: nothing to group
         raise ReviewscoreError(
             f"{type(model).__name__} cannot be split into layer groups (no list of its "

@@ -12,7 +12,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from reviewscore.run_folder import RunFolder, RunInfo, is_run_folder
 from reviewscore.train.batching import batch_stream, batches_per_epoch, collate, encode
 from reviewscore.train.checkpoint import check_model_stage, recover, save_stage
 from reviewscore.train.config import TrainConfig
-from reviewscore.train.data_prep import data_notices, prepare_data
+from reviewscore.train.data_prep import TrainData, data_notices, prepare_data
 from reviewscore.train.layer_groups import (
     discriminative_lrs,
     find_layer_groups,
@@ -40,12 +40,27 @@ from reviewscore.train.plots import plot_confusion, plot_history
 from reviewscore.train.precision import pick_precision
 from reviewscore.train.predict import validation_metrics
 from reviewscore.train.schedules import apply_setting, make_optimizer, schedule_at
-from reviewscore.train.step import train_step
+from reviewscore.train.step import LossFn, model_loss, train_step
 
 # Steps between reads of the loss: `.item()` makes the CPU wait for the GPU to finish every
 # queued step, so the CPU's and the GPU's time per step add up instead of overlapping
 # (nanoGPT logs at an interval for this reason).
 LOG_EVERY = 50
+
+
+@dataclass
+class Start:
+    """A new run's data, model and loss given by the caller instead of taken from the config
+    (`reviewscore distill`: the student, rows with the teacher's logits as `targets`, the
+    distillation loss, and the `distillation` object of run.json). Everything after, the
+    schedules, batches, validation, precision and saves, is the same loop."""
+
+    data: TrainData
+    model: Any
+    tokenizer: Any
+    targets: np.ndarray
+    loss_fn: LossFn
+    distillation: dict[str, Any]
 
 
 def epoch_chunks(stage_steps: int, steps_per_epoch: int) -> list[int]:
@@ -64,6 +79,11 @@ def open_run(out: Path, config: TrainConfig | None, *, resume: bool, overwrite: 
             )
         recover(run)
         info = run.read_info()
+        if info.distillation is not None:
+            raise FolderError(
+                f"{out}: a distilled run cannot be resumed by train (its loss needs the "
+                "teacher); run `reviewscore distill` again with --overwrite"
+            )
         check_model_stage(run, info)
         saved = TrainConfig.from_dict(info.config)
         history = read_json(run.history_path)
@@ -121,8 +141,11 @@ def train(
     device: str = "auto",
     echo: Callable[[str], None] = print,
     notice: Callable[[str], None] = print_to_stderr,
+    start: Start | None = None,
 ) -> RunFolder:
-    """Train into `out`: progress lines go to `echo`, notices and warnings to `notice`."""
+    """Train into `out`: progress lines go to `echo`, notices and warnings to `notice`.
+    `start` (new runs only) supplies the data, model and loss instead of the config."""
+    assert start is None or not resume, "a given start is for new runs only"
     # 1. The run folder, and the config it runs with.
     run, config, info, history = open_run(Path(out), config, resume=resume, overwrite=overwrite)
     if info is not None and info.stages_completed == config.stages:
@@ -131,24 +154,21 @@ def train(
     columns = Columns(**config.columns)
 
     # 2. Data: split by sentence on the whole file, then limit; tokenise once.
-    data = prepare_data(
-        config.data,
-        columns,
-        valid_fraction=config.valid_fraction,
-        seed=config.seed,
-        limit_rows=config.limit_rows,
-        limit_valid_rows=config.limit_valid_rows,
-    )
+    data = start.data if start else load_data(config, columns)
     for line in data_notices(data, columns.group):
         notice(line)
     echo(f"train {len(data.train):,} rows, validation {len(data.valid):,} rows ({config.data})")
 
     # 3. Model: fresh head (seeded) for a new run, the last saved stage for a resumed one.
     torch.manual_seed(config.seed)
-    model, tokenizer = load_model(str(run.model_dir) if info else config.model)
+    if start:
+        model, tokenizer = start.model, start.tokenizer
+    else:
+        model, tokenizer = load_model(str(run.model_dir) if info else config.model)
     precision = pick_precision(device)
     model.to(precision.device)
-    train_set = encode(data.train.texts, data.train.labels, tokenizer, config.max_length)
+    targets = start.targets if start else None
+    train_set = encode(data.train.texts, data.train.labels, tokenizer, config.max_length, targets)
     valid_set = encode(data.valid.texts, data.valid.labels, tokenizer, config.max_length)
     if info is None:
         info = RunInfo(
@@ -160,6 +180,7 @@ def train(
             config=config.to_dict(),
             stages_total=config.stages,
             stages_completed=0,
+            distillation=start.distillation if start else None,
         )
         # Built beside and swapped in once data and model loaded and stage 0 is saved: until
         # then, the folder --overwrite replaces is left as it was.
@@ -184,6 +205,7 @@ def train(
 
     # 5. Stages: each one cycle over the top groups, validated per epoch, saved at its end.
     scaler = precision.scaler()
+    loss_fn = start.loss_fn if start else model_loss
     for stage in range(info.stages_completed, config.stages):
         n_top = trainable_count(config.unfreeze[stage], len(groups))
         set_trainable(groups, n_top, frozen)
@@ -213,7 +235,9 @@ def train(
                     "lr_bottom": optimizer.param_groups[0]["lr"],
                     "beta1": optimizer.param_groups[-1]["betas"][0],
                 }
-                loss = train_step(model, batch, optimizer, scaler, precision, config.grad_clip)
+                loss = train_step(
+                    model, batch, optimizer, scaler, precision, config.grad_clip, loss_fn
+                )
                 pending.append((record, loss))
                 step += 1
                 seen += len(batch["input_ids"])
@@ -258,6 +282,18 @@ def train(
         plot_confusion(metrics.confusion, run.plots_dir / "confusion.png")
     echo(f"run saved in {run.path} ({info.stages_completed}/{config.stages} stages)")
     return run
+
+
+def load_data(config: TrainConfig, columns: Columns) -> TrainData:
+    """The config's rows: split by sentence on the whole file, then limited."""
+    return prepare_data(
+        config.data,
+        columns,
+        valid_fraction=config.valid_fraction,
+        seed=config.seed,
+        limit_rows=config.limit_rows,
+        limit_valid_rows=config.limit_valid_rows,
+    )
 
 
 def final_metrics(config: TrainConfig, history: dict[str, Any], metrics: Any) -> dict[str, Any]:

