@@ -25,7 +25,6 @@ import csv
 import gzip
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from reviewscore.cpu_features import local_cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "distill"
 SHARED = ROOT.parent / "shared"
@@ -41,13 +42,6 @@ TEACHER = SHARED / "models" / "minilm-gpu-run"
 DATA = SHARED / "data"
 VARIANTS = ("fp32", "int8-dynamic")
 CLI = [sys.executable, "-m", "reviewscore.cli"]
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def run(args: list[Any], **kwargs: Any) -> subprocess.CompletedProcess:
@@ -183,7 +177,7 @@ def main() -> None:
 
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="minutes"),
-        "cpu": cpu_model(),
+        "cpu": local_cpu()["cpu"],
         "cores": os.cpu_count(),
         "load_after": os.getloadavg(),
         "args": {k: str(v) for k, v in vars(args).items()},

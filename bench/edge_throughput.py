@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from reviewscore.cpu_features import local_cpu
 from reviewscore.data import read_reviews
 from reviewscore.deploy_folder import Manifest, load_manifest
 from reviewscore.export.edge import edge_name, edge_tokenizer
@@ -39,14 +40,6 @@ from reviewscore.score.classifier import DeployedClassifier
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "edge_throughput"
 DATA = ROOT.parent / "shared" / "data" / "test.tsv.gz"
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def best_rate(rows: int, rounds: int, work: Callable[[], Any]) -> tuple[float, Any]:
@@ -134,7 +127,7 @@ def main() -> None:
     texts = read_reviews(str(args.data), limit=args.rows).texts[: args.rows]
     single = texts[: args.single_rows]
     results: dict[str, Any] = {
-        "cpu": cpu_model(),
+        "cpu": local_cpu()["cpu"],
         "when": datetime.now(timezone.utc).isoformat(timespec="minutes"),
         "rows": len(texts),
         "threads": args.threads,

@@ -24,6 +24,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from reviewscore.cpu_features import local_cpu
 from reviewscore.data import LabelMode, read_reviews
 from reviewscore.deploy_folder import load_manifest
 
@@ -32,14 +33,6 @@ OUT = ROOT / "bench" / "out" / "node_throughput"
 DATA = ROOT.parent / "shared" / "data" / "test.tsv.gz"
 NODE_CLIENT = ROOT / "examples" / "node" / "score.mjs"
 CPU_VARIANTS = ("fp32", "int8-dynamic", "int8-static")
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def commands(deploy: Path, data: Path, variant: str, threads: int, out: Path) -> dict:
@@ -115,7 +108,7 @@ def main() -> None:
                 )
     report = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu_model(),
+        "cpu": local_cpu()["cpu"],
         "cores": os.cpu_count(),
         "threads": args.threads,
         "load_1min": [load_at_start, round(os.getloadavg()[0], 1)],

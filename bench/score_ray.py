@@ -32,7 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from score_throughput import cpu_model, prefix_file
+from reviewscore.cpu_features import local_cpu
+from score_throughput import prefix_file
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -92,7 +93,7 @@ def main() -> None:
     base_job = results[0]["job_rows_per_s"]
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{cpu_model()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "machine": f"{local_cpu()['cpu']}, {os.cpu_count()} CPUs, {platform.platform()}",
         "load_avg_1m_at_start": load_at_start,
         "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
         "deploy": str(args.deploy),

@@ -31,7 +31,6 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from reviewscore.cpu_features import local_cpu
 from reviewscore.data import LabelMode, read_reviews
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
@@ -55,14 +55,6 @@ TRAINED_RUN = ROOT / "runs" / "minilm"
 PIPELINE_BATCH = 64
 MODEL_ONLY_BATCH = 64
 CPU_VARIANTS_SKIPPED = {"fp16": "fp16 is the CUDA variant; CPU onnxruntime runs it slower"}
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def prefix_file(source: Path, rows: int | None, repeat: int, folder: Path) -> Path:
@@ -292,7 +284,7 @@ def main() -> None:
 
     report = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{cpu_model()}, {os.cpu_count()} logical CPUs",
+        "machine": f"{local_cpu()['cpu']}, {os.cpu_count()} logical CPUs",
         "load_average": {"start": load_at_start, "end": round(os.getloadavg()[0], 1)},
         "threads": args.threads,
         "deploy": str(deploy),

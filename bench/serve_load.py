@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from reviewscore.cpu_features import local_cpu
 from reviewscore.score.classifier import DeployedClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,14 +53,6 @@ MULTI_CLIENTS = (1, 8, 32)
 MULTI_ROWS = 32
 WARM_UP_S = 1.0
 PORT_LINE = re.compile(r"on http://127\.0\.0\.1:(\d+)")
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def read_phrases(source: Path, limit: int) -> list[str]:
@@ -251,7 +244,7 @@ def main() -> None:
 
     phrases = read_phrases(args.data, args.phrases)
     print(
-        f"{cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+        f"{local_cpu()['cpu']}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
         f"server --threads {args.threads}; "
         f"{len(phrases)} phrases of {args.data.name}"
     )
@@ -277,7 +270,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     record = {
-        "cpu": cpu_model(),
+        "cpu": local_cpu()["cpu"],
         "cpus": os.cpu_count(),
         "threads": args.threads,
         "max_wait_ms": args.max_wait_ms,
