@@ -89,9 +89,10 @@ def distill_student(spec: str, data: Path, args: argparse.Namespace) -> Path:
 def export(run_dir: Path, name: str, args: argparse.Namespace) -> Path:
     deploy = args.out / f"deploy-{name}"
     if not (args.reuse and (deploy / "manifest.json").is_file()):
-        # int8-dynamic's 98% parity gate is CPU-dependent (field notes): figures, not a gate
+        # int8 figures, not a gate: a student's int8 may lose more than the gate allows, and
+        # that loss is what the bench measures
         run([*CLI, "export", run_dir, "--out", deploy, "--quantize", "dynamic-int8",
-             "--min-agreement", "0", "--parity-rows", 200])  # fmt: skip
+             "--min-agreement", "0", "--max-accuracy-drop", "1", "--parity-rows", 200])  # fmt: skip
     return deploy
 
 
