@@ -36,9 +36,46 @@ def cli() -> None:
 _COLUMN_OPTIONS = {"text": "Phrase", "label": "Sentiment", "id": "PhraseId", "group": "SentenceId"}
 
 
+def _with(*options):
+    """Apply click options in the order given (that is their order in --help)."""
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+_DEVICE = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto: a CUDA GPU when torch sees one, else the CPU.",
+)
+# The split and batches of `train`, `lr-find` and `distill`.
+_SPLIT_OPTIONS = (
+    click.option("--batch-size", type=int, help="Training batch size (32)."),
+    click.option("--valid-fraction", type=float, help="Share of sentences held out (0.1)."),
+    click.option("--limit-rows", type=int, help="Train on a seeded subset of whole sentences."),
+    click.option("--seed", type=int, help="Seed of split, subset, head and batches (42)."),
+)
+# What `train` and `distill` both do beyond the split: validate, freeze, run on a device.
+_FIT_OPTIONS = (
+    click.option("--limit-valid-rows", type=int, help="Validate on a subset of whole sentences."),
+    click.option(
+        "--freeze-embeddings/--train-embeddings",
+        default=None,
+        help="Keep the word-embedding matrix fixed (faster on CPU). Default: train it.",
+    ),
+    _DEVICE,
+)
+
+
 def _data_options(command):
     """Data, model and column options shared by `train` and `lr-find`."""
-    options = [
+    return _with(
         click.option("--data", help="Labelled TSV/CSV file, plain or gzip."),
         click.option(
             "--model",
@@ -50,19 +87,15 @@ def _data_options(command):
             "--lr", type=float, help="Peak rate of the top group (plain 2e-4, ulmfit 1e-3)."
         ),
         click.option("--lr-decay", type=float, help="Each lower group's lr = lr above / this."),
-        click.option("--batch-size", type=int, help="Training batch size (32)."),
         click.option("--max-length", type=int, help="Tokens kept per phrase (128)."),
-        click.option("--valid-fraction", type=float, help="Share of sentences held out (0.1)."),
-        click.option("--limit-rows", type=int, help="Train on a seeded subset of whole sentences."),
-        click.option("--seed", type=int, help="Seed of split, subset, head and batches (42)."),
-    ]
-    options += [
-        click.option(f"--{name}-column", f"{name}_column", help=f"Column name (default {default}).")
-        for name, default in _COLUMN_OPTIONS.items()
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+        *_SPLIT_OPTIONS,
+        *(
+            click.option(
+                f"--{name}-column", f"{name}_column", help=f"Column name (default {default})."
+            )
+            for name, default in _COLUMN_OPTIONS.items()
+        ),
+    )(command)
 
 
 def _train_config(recipe: str | None, options: dict):
@@ -89,13 +122,7 @@ def _train_config(recipe: str | None, options: dict):
 )
 @click.option("--weight-decay", type=float, help="AdamW weight decay (0.01).")
 @click.option("--warmup", type=float, help="Linear schedule: warm-up share of steps (0.06).")
-@click.option("--limit-valid-rows", type=int, help="Validate on a subset of whole sentences.")
-@click.option(
-    "--freeze-embeddings/--train-embeddings",
-    default=None,
-    help="Keep the word-embedding matrix fixed (faster on CPU). Default: train it.",
-)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@_with(*_FIT_OPTIONS)
 @click.option("--resume", is_flag=True, help="Continue --out from its last completed stage.")
 @click.option(
     "--overwrite",
@@ -159,17 +186,7 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
 )
 @click.option("--epochs", type=float, help="Epochs (1).")
 @click.option("--lr", type=float, help="Peak learning rate (2e-4).")
-@click.option("--batch-size", type=int, help="Training batch size (32).")
-@click.option("--valid-fraction", type=float, help="Share of sentences held out (0.1).")
-@click.option("--limit-rows", type=int, help="Train on a seeded subset of whole sentences.")
-@click.option("--limit-valid-rows", type=int, help="Validate on a subset of whole sentences.")
-@click.option("--seed", type=int, help="Seed of split, subset, head and batches (42).")
-@click.option(
-    "--freeze-embeddings/--train-embeddings",
-    default=None,
-    help="Keep the word-embedding matrix fixed (faster on CPU). Default: train it.",
-)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@_with(*_SPLIT_OPTIONS, *_FIT_OPTIONS)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it is an earlier run folder.")
 def distill_command(
     teacher: Path,
@@ -218,7 +235,7 @@ def distill_command(
 @click.option("--start-lr", type=float, default=1e-7, show_default=True)
 @click.option("--end-lr", type=float, default=10.0, show_default=True)
 @click.option("--num-iter", type=int, default=100, show_default=True, help="Batches at most.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@_DEVICE
 def lr_find_command(
     out: Path, stage: str, start_lr: float, end_lr: float, num_iter: int, device: str, **options
 ) -> None:
@@ -246,7 +263,7 @@ def lr_find_command(
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("labelled", metavar="LABELLED_FILE")
 @click.option("--batch-size", type=int, default=128, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@_DEVICE
 def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str) -> None:
     """Accuracy, macro-F1 and confusion matrix of RUN_DIR's model on a labelled file
     (columns as the run was trained with)."""
