@@ -4,8 +4,10 @@ the scorer's (`tokenizers`, the deploy folder's tokenizer.json) give different t
     1. every phrase of the Kaggle files (train and test);
     2. 60,000 random ASCII strings (letters, digits, punctuation, whitespace, control
        characters, Penn-Treebank tokens), and each ASCII character alone and inside a word;
-    3. every assigned Unicode code point up to U+2FFFF, alone and inside a word ("ab?cd");
-    4. a short list of tricky texts, printed with both tokenizations.
+    3. every Unicode code point (U+0001 to U+10FFFF, surrogates left out), alone, inside a
+       word ("ab?cd"), and before and after one ("?ab cd?");
+    4. 20,000 random strings of characters from all over Unicode, words and spaces;
+    5. a short list of tricky texts, printed with both tokenizations.
 
     .venv/bin/python bench/edge_tokenizer_check.py --deploy deploy/minilm-gpu
 """
@@ -24,7 +26,7 @@ import numpy as np
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.export.edge import edge_tokenizer
 from reviewscore.export.edge_check import open_edge_session
-from reviewscore.export.edge_graph import scoped
+from reviewscore.export.edge_names import scoped
 from reviewscore.score.classifier import DeployedClassifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -44,7 +46,32 @@ TRICKY = [
     "a\x7fb",  # DEL
     "a\x00b",  # NUL
     "[CLS] [MASK]",  # special tokens typed as text
+    "ab[SEP]cd [unk] [UNK]x",  # inside a word; lower-case is not the token
+    "great movie\U0001f600 ok",  # an emoji inside a word: the whole word is [UNK]
+    "\U0001f602 a\U0001f600b",  # the graph's placeholder characters typed in a text
+    "Σίσυφος ΣΑΣ ﬁne ½ ²",
+    "«quoted» ¿qué? 1\u00a0000\u3000x",
 ]
+
+
+def random_unicode(count: int) -> list[str]:
+    """Strings of random code points from every plane, ASCII words and spaces mixed in."""
+    rng = random.Random(1)
+    ranges = [(0x20, 0x7F), (0x80, 0x800), (0x800, 0x10000), (0x10000, 0x110000)]
+
+    def char() -> str:
+        low, high = rng.choice(ranges)
+        point = rng.randrange(low, high)
+        return " " if 0xD800 <= point < 0xE000 else chr(point)
+
+    words = ["the", "film", "n't", "[CLS]", "[UNK]", "Café", "ΣΑΣ", "\U0001f600"]
+    return [
+        "".join(
+            char() if rng.random() < 0.6 else rng.choice([" ", rng.choice(words)])
+            for _ in range(rng.randrange(40))
+        )
+        for _ in range(count)
+    ]
 
 
 def kaggle_phrases() -> list[str]:
@@ -112,18 +139,23 @@ def main() -> None:
     ascii_texts = random_ascii(60000)
     print(f"ASCII: {len(compare.differing(ascii_texts))} of {len(ascii_texts):,} differ")
 
-    points = [
-        c
-        for c in range(1, 0x30000)
-        if not 0xD800 <= c < 0xE000 and unicodedata.category(chr(c)) != "Cn"
-    ]
-    for pattern in ("{}", "ab{}cd"):
+    texts = random_unicode(20000)
+    differ = compare.differing(texts)
+    print(f"random Unicode: {len(differ)} of {len(texts):,} differ")
+    for i in differ[:10]:
+        print("  ", repr(texts[i]))
+
+    points = [c for c in range(1, 0x110000) if not 0xD800 <= c < 0xE000]
+    for pattern in ("{}", "ab{}cd", "{}ab cd{}"):
         bad = [points[i] for i in compare.differing([pattern.format(chr(c)) for c in points])]
         kinds = collections.Counter(unicodedata.category(chr(c)) for c in bad)
         print(
             f"code points as {pattern!r}: {len(bad):,} of {len(points):,} differ; by category "
             f"{dict(kinds.most_common(8))}"
         )
+        for point in bad[:5]:
+            text = pattern.format(chr(point))
+            print(f"   U+{point:04X}", compare.in_graph([text])[0], compare.reference([text])[0])
 
     for text, mine, theirs in zip(
         TRICKY, compare.in_graph(TRICKY), compare.reference(TRICKY), strict=True

@@ -18,7 +18,7 @@ from reviewscore.deploy_folder import load_manifest, sha256_file
 from reviewscore.errors import FolderError
 from reviewscore.export.edge import edge_tokenizer
 from reviewscore.export.edge_check import edge_logits, open_edge_session, run_texts
-from reviewscore.export.edge_graph import scoped
+from reviewscore.export.edge_names import scoped
 from reviewscore.export.edge_tokenizer import EdgeTokenizerError, wordpiece_settings
 from reviewscore.score.classifier import DeployedClassifier, takes_text
 from tiny_models import keyword_rows, make_run
@@ -62,6 +62,15 @@ def phrases() -> list[str]:
         "good" * 30,  # one word over 100 characters: [UNK]
         "a" * 100,
         "1 2 3 4 5",
+        # outside ASCII: the graph normalises as `tokenizers` does, by its tables
+        "ā ł ő İstanbul ΣΑΣ",  # accents and capitals the operator's own tables miss
+        "한국어 good",  # Hangul, decomposed by NFD
+        "good\x7ffilm a\u200bb",  # DEL and a zero-width space: dropped
+        "great film\U0001f600 ok",  # a character of no piece: the whole word is [UNK]
+        "good«film»¿bad?",  # punctuation outside ASCII: a word of its own
+        "good\u00a0film\u3000bad",  # Unicode spaces
+        "[CLS] good[SEP]film [UNK]x [unk]",  # added tokens typed in the text
+        "\U0001f600 \U0001f602[CLS]",  # the graph's placeholder characters typed
     ]
     return awkward + [text for _, _, text, _ in keyword_rows(300, seed=7)]
 
@@ -117,15 +126,68 @@ def test_edge_entries_on_disk_and_checked_at_load(deploy, tmp_path):
         load_manifest(copy, verify=False)
 
 
-def test_in_graph_tokenizer_gives_the_scorers_ids(deploy):
+@pytest.mark.parametrize("batch", ["mixed", "ascii only", "one a run"])
+def test_in_graph_tokenizer_gives_the_scorers_ids(deploy, batch):
+    """A batch holding any non-ASCII text takes the graph's full normalising branch, an
+    ASCII-only batch the short one: both must give the ids of `tokenizers`."""
     texts = phrases()
+    if batch == "ascii only":
+        texts = [text for text in texts if text.isascii()]
     graph = edge_tokenizer(deploy, load_manifest(deploy))
     session = open_edge_session(graph.SerializeToString())
-    ids, mask = run_texts(session, texts, [scoped("input_ids"), scoped("attention_mask")])
+    names = [scoped("input_ids"), scoped("attention_mask")]
+    if batch == "one a run":
+        texts = texts[:40]
+        rows = [run_texts(session, [text], names) for text in texts]
+        ids = [row_ids[0][row_mask[0] == 1].tolist() for row_ids, row_mask in rows]
+    else:
+        all_ids, mask = run_texts(session, texts, names)
+        ids = [all_ids[row][mask[row] == 1].tolist() for row in range(len(texts))]
+        assert int(mask.sum(axis=1).max()) == MAX_LENGTH  # the long phrases were truncated
     expected = DeployedClassifier.open(deploy).tokenizer.encode_batch(texts)
     for row, encoding in enumerate(expected):
+        assert ids[row] == encoding.ids, repr(texts[row])
+
+
+def normalizing_ops(graph) -> set[str]:
+    """The operators of the normalising If's branches."""
+    from reviewscore.export.edge_text_graph import NORMAL_TEXTS
+
+    (branching,) = [n for n in graph.graph.node if n.output == [scoped(NORMAL_TEXTS)]]
+    return {n.op_type for branch in branching.attribute for n in branch.g.node}
+
+
+def test_ascii_texts_where_normalising_is_more_than_lower_casing(deploy, tmp_path):
+    """A vocabulary without "q": an ASCII batch cannot take the short branch (lower-casing
+    only), so the full one cut to ASCII stands in; words with a q are one [UNK]."""
+    from tokenizers import Tokenizer
+
+    from reviewscore.export.edge_graph import tokenizer_model
+
+    def no_q(spec):
+        vocab = spec["model"]["vocab"]
+        vocab["ǫ"], vocab["##ǫ"] = vocab.pop("q"), vocab.pop("##q")
+
+    path = edited_tokenizer(deploy, tmp_path, no_q)
+    graph = tokenizer_model(
+        wordpiece_settings(path),
+        max_length=MAX_LENGTH,
+        pad_token_id=0,
+        pad_token_type_id=0,
+        padding_side="right",
+        input_names=["input_ids", "attention_mask"],
+        opset=17,
+    )
+    session = open_edge_session(graph.SerializeToString())
+    texts = ["Quick quiz , good film", "a q b", "GOOD FILM", "", "Q"]
+    ids, mask = run_texts(session, texts, [scoped("input_ids"), scoped("attention_mask")])
+    expected = Tokenizer.from_file(str(path)).encode_batch(texts)
+    unk = json.loads(path.read_text())["model"]["vocab"]["[UNK]"]
+    assert unk in expected[0].ids and unk in expected[1].ids  # words with a q: tested
+    assert "StringLower" not in normalizing_ops(graph)
+    assert "StringLower" in normalizing_ops(edge_tokenizer(deploy, load_manifest(deploy)))
+    for row, encoding in enumerate(expected):
         assert ids[row][mask[row] == 1].tolist() == encoding.ids, repr(texts[row])
-    assert int(mask.sum(axis=1).max()) == MAX_LENGTH  # the long phrases were truncated
 
 
 @pytest.mark.parametrize("name", ["edge-fp32", "edge-int8-static"])
@@ -173,21 +235,54 @@ def test_scorer_refuses_an_edge_variant(deploy, monkeypatch, capsys, tmp_path):
         check_deploy_dir(deploy, "edge-int8-static")  # Ray's driver, before any actor starts
 
 
-def test_settings_come_from_tokenizer_json(deploy, tmp_path):
+def test_normalizing_tables_come_from_the_tokenizers_normalizer(deploy, tmp_path):
     settings = wordpiece_settings(deploy / "tokenizer.json")
-    # the toy tokenizer's BertNormalizer leaves strip_accents null: it follows lowercase
-    assert settings.lowercase and settings.strip_accents and settings.chinese_chars
     assert (settings.prefix_token, settings.suffix_token) == ("[CLS]", "[SEP]")
+    tables = settings.tables
+    # the toy BertNormalizer leaves strip_accents null: it follows lower-casing
+    assert tables.table["É"] == "e" and tables.table["A"] == "a" and tables.table["a"] == "a"
+    assert tables.table["Σ"] == tables.marker  # σ: no piece of the toy vocabulary
+    assert 0x7F in tables.removed and 0x3000 in tables.to_space and ord("«") in tables.isolated
+    assert "\U0001f610" not in tables.table  # unknown: the marker, by default
+    assert set(tables.placeholders) == {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}
     spec = json.loads((deploy / "tokenizer.json").read_text())
     spec["normalizer"]["strip_accents"] = False
+    spec["model"]["vocab"]["é"] = len(spec["model"]["vocab"])
+    spec["model"]["vocab"]["##é"] = len(spec["model"]["vocab"])
     kept = tmp_path / "kept.json"
     kept.write_text(json.dumps(spec))
-    assert wordpiece_settings(kept).strip_accents is False
-    spec["model"]["type"] = "BPE"
-    bpe = tmp_path / "bpe.json"
-    bpe.write_text(json.dumps(spec))
-    with pytest.raises(EdgeTokenizerError, match=r"its model is 'BPE'.*BERT WordPiece"):
-        wordpiece_settings(bpe)
+    assert wordpiece_settings(kept).tables.table["É"] == "é"
+    ascii_part = tables.ascii_only()
+    assert max(ascii_part.removed) < 128 and "É" not in ascii_part.table
+
+
+def edited_tokenizer(deploy, tmp_path, edit) -> object:
+    spec = json.loads((deploy / "tokenizer.json").read_text())
+    edit(spec)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_tokenizers_the_graph_cannot_reproduce_are_refused(deploy, tmp_path):
+    def bpe(spec):
+        spec["model"]["type"] = "BPE"
+
+    def mask_strips_spaces(spec):
+        next(t for t in spec["added_tokens"] if t["content"] == "[MASK]")["lstrip"] = True
+
+    def a_letter_only_inside_pieces(spec):
+        vocab = spec["model"]["vocab"]
+        vocab["qß"] = len(vocab)  # "ß" itself has no piece of its own
+
+    cases = [
+        (bpe, r"its model is 'BPE'.*BERT WordPiece"),
+        (mask_strips_spaces, r"added token '\[MASK\]' is not matched as typed"),
+        (a_letter_only_inside_pieces, r"holds \['ß'\] inside longer pieces only"),
+    ]
+    for edit, message in cases:
+        with pytest.raises(EdgeTokenizerError, match=message):
+            wordpiece_settings(edited_tokenizer(deploy, tmp_path, edit))
 
 
 def test_edge_needs_opset_13():

@@ -24,12 +24,16 @@ from reviewscore.deploy_folder import (
 )
 from reviewscore.errors import FolderError
 from reviewscore.export.edge_check import edge_figures, edge_summary, open_edge_session
-from reviewscore.export.edge_graph import EXTENSIONS_DOMAIN, OUTPUTS, build_edge_model
+from reviewscore.export.edge_graph import OUTPUTS, build_edge_model
+from reviewscore.export.edge_names import EXTENSIONS_DOMAIN
 from reviewscore.export.edge_tokenizer import wordpiece_settings
 from reviewscore.parity_reference import Reference
 from reviewscore.score.classifier import takes_text
 
 EDGE_BASES = ("fp32", "int8-dynamic", "int8-static")  # fp16 is for CUDA, not the edge
+TOKENIZER_IN_GRAPH = (
+    "in the graph: tokenizer.json's normaliser as tables, then onnxruntime-extensions BertTokenizer"
+)
 
 
 def edge_name(base: str) -> str:
@@ -88,7 +92,7 @@ def add_edge_variants(
             precision=variants[base].precision,
             inputs=TEXT_INPUTS,
             outputs=tuple(OUTPUTS),
-            tokenizer="in the graph: onnxruntime-extensions BertTokenizer",
+            tokenizer=TOKENIZER_IN_GRAPH,
             extensions=extensions,
             optimization=None,
             quantization=None,

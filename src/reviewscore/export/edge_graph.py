@@ -1,12 +1,13 @@
 """The strings-in (edge) variant: one ONNX file, raw texts in, logits, probabilities and
 label ids out, the tokenizer inside the graph.
 
+The batch is first normalised as the scorer's tokenizer.json does (edge_text_graph.py).
 onnxruntime-extensions' BertTokenizer operator takes one text (or a pair) per call, so the
-graph runs it in a Loop over the batch: each text is tokenised (lower-cased, accents
-stripped, truncated to max length as the scorer's tokenizer.json does), padded to max length
-with the model's pad id, and the stacked batch is cut back to its longest row before the
-classifier. The tokenizer graph is joined to a classifier variant's graph with
-onnx.compose.merge_models, so the strings-in int8 file is the int8 variant's graph itself.
+graph runs it in a Loop over the batch: each text is split into word pieces (truncated to
+max length), padded to max length with the model's pad id, and the stacked batch is cut
+back to its longest row before the classifier. The tokenizer graph is joined to a classifier
+variant's graph with onnx.compose.merge_models, so the strings-in int8 file is the int8
+variant's graph itself.
 """
 
 from __future__ import annotations
@@ -16,34 +17,19 @@ from typing import Any
 
 import numpy as np
 
+from reviewscore.export.edge_names import (
+    EXTENSIONS_DOMAIN,
+    ML_DOMAIN,
+    TEXT_INPUT,
+    constant,
+    node,
+    scoped,
+    value,
+)
+from reviewscore.export.edge_text_graph import NORMAL_TEXTS, normalize_nodes
 from reviewscore.export.edge_tokenizer import WordPieceSettings
 
-EXTENSIONS_DOMAIN = "ai.onnx.contrib"
-TEXT_INPUT = "text"
 OUTPUTS = ("logits", "probabilities", "label_ids")
-_PREFIX = "tokenize/"
-
-
-def scoped(name: str) -> str:
-    """The tokenizer part's name for `name` (its outputs too: `scoped("input_ids")`), so it
-    cannot collide with a classifier's names in the joined graph."""
-    return _PREFIX + name
-
-
-def _node(op: str, inputs: list[str], outputs: list[str], **attributes: Any) -> Any:
-    """A node of the tokenizer part: every tensor name but the text input is scoped."""
-    from onnx import helper
-
-    def name(tensor: str) -> str:
-        return tensor if tensor == TEXT_INPUT else scoped(tensor)
-
-    return helper.make_node(op, list(map(name, inputs)), list(map(name, outputs)), **attributes)
-
-
-def _value(tensor: str, element_type: int, shape: list[Any] | None) -> Any:
-    from onnx import helper
-
-    return helper.make_tensor_value_info(scoped(tensor), element_type, shape)
 
 
 def _one_empty_text() -> Any:
@@ -54,43 +40,44 @@ def _one_empty_text() -> Any:
 
     text = helper.make_tensor("empty_text", TensorProto.STRING, [1], [b""])
     return helper.make_graph(
-        [_node("Constant", [], ["one_empty_text"], value=text)],
+        [node("Constant", [], ["one_empty_text"], value=text)],
         "one_empty_text",
         [],
-        [_value("one_empty_text", TensorProto.STRING, [1])],
+        [value("one_empty_text", TensorProto.STRING, [1])],
     )
 
 
 def _tokenize_one(settings: WordPieceSettings, max_length: int, left: bool) -> Any:
-    """The Loop body: text i -> its ids, type ids and mask, padded to max length."""
+    """The Loop body: normalised text i -> its ids, type ids and mask, padded to max
+    length."""
     from onnx import TensorProto, helper
 
     pads = ["missing", "zero_1d"] if left else ["zero_1d", "missing"]
     return helper.make_graph(
         [
-            _node("Unsqueeze", ["i", "axis0"], ["index"]),
-            _node("Gather", ["texts", "index"], ["one_text"], axis=0),
-            _node(
+            node("Unsqueeze", ["i", "axis0"], ["index"]),
+            node("Gather", [NORMAL_TEXTS, "index"], ["one_text"], axis=0),
+            node(
                 "BertTokenizer",
                 ["one_text"],
                 ["ids", "type_ids", "mask"],
                 domain=EXTENSIONS_DOMAIN,
                 **settings.op_attributes(max_length),
             ),
-            _node("Shape", ["ids"], ["length"]),
-            _node("Sub", ["max_length", "length"], ["missing"]),
-            _node("Concat", pads, ["pads"], axis=0),
-            _node("Pad", ["ids", "pads", "pad_id"], ["ids_padded"]),
-            _node("Pad", ["type_ids", "pads", "pad_type_id"], ["type_ids_padded"]),
-            _node("Pad", ["mask", "pads", "zero"], ["mask_padded"]),
-            _node("Identity", ["keep_going"], ["keep_going_out"]),
+            node("Shape", ["ids"], ["length"]),
+            node("Sub", ["max_length", "length"], ["missing"]),
+            node("Concat", pads, ["pads"], axis=0),
+            node("Pad", ["ids", "pads", "pad_id"], ["ids_padded"]),
+            node("Pad", ["type_ids", "pads", "pad_type_id"], ["type_ids_padded"]),
+            node("Pad", ["mask", "pads", "zero"], ["mask_padded"]),
+            node("Identity", ["keep_going"], ["keep_going_out"]),
         ],
         "tokenize_one",
-        [_value("i", TensorProto.INT64, []), _value("keep_going", TensorProto.BOOL, [])],
+        [value("i", TensorProto.INT64, []), value("keep_going", TensorProto.BOOL, [])],
         [
-            _value("keep_going_out", TensorProto.BOOL, []),
+            value("keep_going_out", TensorProto.BOOL, []),
             *(
-                _value(name, TensorProto.INT64, [max_length])
+                value(name, TensorProto.INT64, [max_length])
                 for name in ("ids_padded", "type_ids_padded", "mask_padded")
             ),
         ],
@@ -110,8 +97,9 @@ def tokenizer_model(
     """texts [batch] -> the classifier's inputs [batch, longest row], padded as the scorer
     pads (padding.py): ids with the pad id, type ids with the pad type id, mask with 0.
     Outputs are named scoped(input name)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
+    normalize, normalize_constants = normalize_nodes(settings.tables, settings.unk_token)
     left = padding_side == "left"
     # The batch's widest row: columns [0, width) when padding right, the last `width` left.
     window = ["width_from", "max_length"] if left else ["zero_1d", "width"]
@@ -121,28 +109,29 @@ def tokenizer_model(
         "attention_mask": "all_mask",
     }
     given = helper.make_graph(
-        [_node("Identity", [TEXT_INPUT], ["given_texts"])],
+        [node("Identity", [TEXT_INPUT], ["given_texts"])],
         "given_texts",
         [],
-        [_value("given_texts", TensorProto.STRING, None)],
+        [value("given_texts", TensorProto.STRING, None)],
     )
     nodes = [
-        _node("Shape", [TEXT_INPUT], ["batch_1d"]),
-        _node("Equal", ["batch_1d", "zero_1d"], ["empty_1d"]),
-        _node("Squeeze", ["empty_1d", "axis0"], ["empty"]),
-        _node("If", ["empty"], ["texts"], then_branch=_one_empty_text(), else_branch=given),
-        _node("Shape", ["texts"], ["rows_1d"]),
-        _node("Squeeze", ["rows_1d", "axis0"], ["rows"]),
-        _node(
+        node("Shape", [TEXT_INPUT], ["batch_1d"]),
+        node("Equal", ["batch_1d", "zero_1d"], ["empty_1d"]),
+        node("Squeeze", ["empty_1d", "axis0"], ["empty"]),
+        node("If", ["empty"], ["texts"], then_branch=_one_empty_text(), else_branch=given),
+        *normalize,
+        node("Shape", [NORMAL_TEXTS], ["rows_1d"]),
+        node("Squeeze", ["rows_1d", "axis0"], ["rows"]),
+        node(
             "Loop",
             ["rows", "true"],
             ["all_ids", "all_type_ids", "all_mask"],
             body=_tokenize_one(settings, max_length, left),
         ),
-        _node("ReduceSum", ["all_mask", "axis1"], ["lengths"], keepdims=0),
-        _node("ReduceMax", ["lengths"], ["width"], keepdims=1),
-        _node("Sub", ["max_length", "width"], ["width_from"]),
-        *(_node("Slice", [stacked[name], *window, "axis1"], [name]) for name in input_names),
+        node("ReduceSum", ["all_mask", "axis1"], ["lengths"], keepdims=0),
+        node("ReduceMax", ["lengths"], ["width"], keepdims=1),
+        node("Sub", ["max_length", "width"], ["width_from"]),
+        *(node("Slice", [stacked[name], *window, "axis1"], [name]) for name in input_names),
     ]
     constants = {
         "axis0": np.array([0], np.int64),
@@ -153,17 +142,23 @@ def tokenizer_model(
         "pad_id": np.array(pad_token_id, np.int64),
         "pad_type_id": np.array(pad_token_type_id, np.int64),
         "true": np.array(True),
+        "one_1d": np.array([1], np.int64),
+        **normalize_constants,
     }
     graph = helper.make_graph(
         nodes,
         "tokenize",
         [helper.make_tensor_value_info(TEXT_INPUT, TensorProto.STRING, ["batch"])],
-        [_value(name, TensorProto.INT64, ["batch", "sequence"]) for name in input_names],
-        [numpy_helper.from_array(value, scoped(name)) for name, value in constants.items()],
+        [value(name, TensorProto.INT64, ["batch", "sequence"]) for name in input_names],
+        [constant(name, array) for name, array in constants.items()],
     )
     return helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(EXTENSIONS_DOMAIN, 1)],
+        opset_imports=[
+            helper.make_opsetid("", opset),
+            helper.make_opsetid(EXTENSIONS_DOMAIN, 1),
+            helper.make_opsetid(ML_DOMAIN, 2),
+        ],
     )
 
 
@@ -173,8 +168,8 @@ def _with_heads(model: Any, logits: str) -> None:
     from onnx import TensorProto, helper
 
     graph = model.graph
-    for node in graph.node:
-        node.output[:] = [scoped("all_logits") if out == logits else out for out in node.output]
+    for each in graph.node:
+        each.output[:] = [scoped("all_logits") if out == logits else out for out in each.output]
     graph.node.extend(
         [
             helper.make_node(

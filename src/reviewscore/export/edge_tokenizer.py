@@ -1,11 +1,13 @@
 """The deploy folder's tokenizer.json as the attributes of onnxruntime-extensions'
 `BertTokenizer` operator, for the strings-in (edge) variant.
 
-Only what that operator can reproduce is accepted: a WordPiece model behind a
-BertNormalizer and a BertPreTokenizer, one special token before the text and one after (the
-`[CLS] $A [SEP]` template). The settings come from tokenizer.json alone, not from
-transformers' tokenizer_config (whose `strip_accents: null` means "follow lower-casing", which
-onnxruntime-extensions' own converter reads as "do not strip").
+Only what the graph can reproduce is accepted: a WordPiece model behind a BertNormalizer
+and a BertPreTokenizer, one special token before the text and one after (the
+`[CLS] $A [SEP]` template), added tokens that are vocabulary entries matched as typed. The
+normalising itself (lower-casing, accents, punctuation, added tokens typed in a text) is
+done by the graph's tables (edge_normalizer.py), not by the operator, whose own tables
+differ from `tokenizers` outside ASCII; the operator gets the vocabulary with each added
+token's entry replaced by its placeholder character.
 """
 
 from __future__ import annotations
@@ -15,41 +17,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reviewscore.errors import ReviewscoreError
+from reviewscore.export.edge_normalizer import (
+    EdgeTokenizerError,
+    NormalizerTables,
+    normalizer_tables,
+)
 
 # onnxruntime-extensions' WordPiece gives a word longer than this one [UNK], as the
 # `tokenizers` library does with its default; the operator has no attribute to change it.
 OP_MAX_CHARS_PER_WORD = 100
 
 
-class EdgeTokenizerError(ReviewscoreError):
-    """The run's tokenizer is one that onnxruntime-extensions' BertTokenizer cannot reproduce."""
-
-
 @dataclass(frozen=True)
 class WordPieceSettings:
     vocab: list[str]  # token of each id, in id order
-    lowercase: bool
-    strip_accents: bool
-    chinese_chars: bool
+    tables: NormalizerTables  # the graph's normalising, from tokenizer.json's normalizer
     unk_token: str
     prefix_token: str  # [CLS]
     suffix_token: str  # [SEP]
     continuing_prefix: str  # "##"
 
     def op_attributes(self, max_length: int) -> dict[str, Any]:
-        """The BertTokenizer node's attributes. Its pad and mask tokens are only looked up in
-        the vocabulary (the graph pads itself), so they name tokens known to exist."""
+        """The BertTokenizer node's attributes: its own normalising off (the graph's tables
+        did it), added tokens as their placeholders. Its pad and mask tokens are only
+        looked up in the vocabulary (the graph pads itself), so they name the [UNK] one."""
+        stand_in = self.tables.placeholders
+        unk = stand_in[self.unk_token]
         return {
-            "vocab_file": "\n".join(self.vocab),
-            "do_lower_case": int(self.lowercase),
-            "strip_accents": int(self.strip_accents),
-            "tokenize_chinese_chars": int(self.chinese_chars),
-            "unk_token": self.unk_token,
-            "cls_token": self.prefix_token,
-            "sep_token": self.suffix_token,
-            "pad_token": self.unk_token,
-            "mask_token": self.unk_token,
+            "vocab_file": "\n".join(stand_in.get(token, token) for token in self.vocab),
+            "do_lower_case": 0,
+            "strip_accents": 0,
+            "tokenize_chinese_chars": 0,
+            "unk_token": unk,
+            "cls_token": stand_in[self.prefix_token],
+            "sep_token": stand_in[self.suffix_token],
+            "pad_token": unk,
+            "mask_token": unk,
             "suffix_indicator": self.continuing_prefix,
             "max_length": max_length,
         }
@@ -58,8 +61,8 @@ class WordPieceSettings:
 def _refuse(path: Path, what: str) -> EdgeTokenizerError:
     return EdgeTokenizerError(
         f"{path}: {what}; the strings-in (--edge) variant needs a BERT WordPiece tokenizer "
-        "(BertNormalizer, BertPreTokenizer, WordPiece, [CLS] text [SEP]), which "
-        "onnxruntime-extensions' BertTokenizer reproduces"
+        "(BertNormalizer, BertPreTokenizer, WordPiece, [CLS] text [SEP], added tokens "
+        "matched as typed), which the graph reproduces"
     )
 
 
@@ -75,6 +78,20 @@ def _specials(path: Path, post: dict[str, Any] | None) -> tuple[str, str]:
     if shape != ["SpecialToken", "Sequence", "SpecialToken"] or type_ids != {0}:
         raise _refuse(path, f"its template for one text is {shape}")
     return single[0]["SpecialToken"]["id"], single[2]["SpecialToken"]["id"]
+
+
+def _added_tokens(path: Path, entries: list[dict[str, Any]], known: set[str]) -> list[str]:
+    """The added tokens' texts: each must be a vocabulary entry `tokenizers` matches exactly
+    as typed (not normalised, no stripping of the spaces around it, also inside a word),
+    which is how BERT's [CLS], [SEP], [PAD], [UNK] and [MASK] are set."""
+    added = []
+    for entry in entries:
+        if entry["content"] not in known:
+            raise _refuse(path, f"it adds a token outside its vocabulary ({entry['content']!r})")
+        if any(entry.get(flag) for flag in ("normalized", "lstrip", "rstrip", "single_word")):
+            raise _refuse(path, f"its added token {entry['content']!r} is not matched as typed")
+        added.append(entry["content"])
+    return added
 
 
 def wordpiece_settings(path: Path) -> WordPieceSettings:
@@ -94,20 +111,21 @@ def wordpiece_settings(path: Path) -> WordPieceSettings:
     vocab = [by_id.get(i) for i in range(len(by_id))]
     if None in vocab or any("\n" in token or "\r" in token for token in by_id.values()):
         raise _refuse(path, "its vocabulary ids are not 0..n-1 or a token holds a line break")
-    known = set(by_id.values())
-    added = [t["content"] for t in spec.get("added_tokens", []) if t["content"] not in known]
-    if added:
-        raise _refuse(path, f"it adds tokens outside its vocabulary ({added[:3]})")
+    added = _added_tokens(path, spec.get("added_tokens", []), set(by_id.values()))
     prefix, suffix = _specials(path, spec.get("post_processor"))
-    lowercase = bool(normalizer.get("lowercase", True))
-    strip = normalizer.get("strip_accents")
+    unk = model.get("unk_token", "[UNK]")
+    if not {prefix, suffix, unk} <= set(added):
+        raise _refuse(path, f"{prefix}, {suffix} or {unk} is not one of its added tokens")
+    continuing_prefix = model.get("continuing_subword_prefix", "##")
+    try:
+        tables = normalizer_tables(normalizer, vocab, added, continuing_prefix)  # type: ignore[arg-type]
+    except EdgeTokenizerError as error:
+        raise _refuse(path, str(error)) from None
     return WordPieceSettings(
         vocab=vocab,  # type: ignore[arg-type]
-        lowercase=lowercase,
-        strip_accents=lowercase if strip is None else bool(strip),
-        chinese_chars=bool(normalizer.get("handle_chinese_chars", True)),
-        unk_token=model.get("unk_token", "[UNK]"),
+        tables=tables,
+        unk_token=unk,
         prefix_token=prefix,
         suffix_token=suffix,
-        continuing_prefix=model.get("continuing_subword_prefix", "##"),
+        continuing_prefix=continuing_prefix,
     )
