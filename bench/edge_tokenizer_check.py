@@ -146,7 +146,7 @@ def main() -> None:
         print("  ", repr(texts[i]))
 
     points = [c for c in range(1, 0x110000) if not 0xD800 <= c < 0xE000]
-    for pattern in ("{}", "ab{}cd", "{}ab cd{}"):
+    for pattern in ("{0}", "ab{0}cd", "{0}ab cd{0}"):
         bad = [points[i] for i in compare.differing([pattern.format(chr(c)) for c in points])]
         kinds = collections.Counter(unicodedata.category(chr(c)) for c in bad)
         print(
