@@ -5,6 +5,7 @@ scorer, which feeds token ids."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -254,6 +255,32 @@ def test_normalizing_tables_come_from_the_tokenizers_normalizer(deploy, tmp_path
     assert wordpiece_settings(kept).tables.table["É"] == "é"
     ascii_part = tables.ascii_only()
     assert max(ascii_part.removed) < 128 and "É" not in ascii_part.table
+
+
+def test_tokenizer_graph_bytes_do_not_depend_on_the_hash_seed(deploy):
+    """Sets of characters build the tables: each process must still write the same bytes
+    (a verify on a server checks what CI built)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, sys; from pathlib import Path; "
+        "from reviewscore.deploy_folder import load_manifest; "
+        "from reviewscore.export.edge import edge_tokenizer; d = Path(sys.argv[1]); "
+        "print(hashlib.sha256(edge_tokenizer(d, load_manifest(d)).SerializeToString())"
+        ".hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(deploy)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
 
 
 def edited_tokenizer(deploy, tmp_path, edit) -> object:

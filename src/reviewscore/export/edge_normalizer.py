@@ -155,7 +155,7 @@ def normalizer_tables(
     placeholders = dict(zip(added, free[: len(added)], strict=True))
     marker = free[len(added)]
     known = in_vocab | set(placeholders.values()) | {" "}
-    table = {char: char for char in known}
+    table = {char: char for char in sorted(known)}
     for char, out in classes.mapped.items():
         table[char] = "".join(c if c in known else marker for c in out)
     return NormalizerTables(
