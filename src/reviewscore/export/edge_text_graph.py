@@ -5,10 +5,11 @@ and why), for onnxruntime-extensions' BertTokenizer with its own normalising off
 Two branches, chosen per batch. A batch that holds a non-ASCII character takes the full
 one: RE2 replacements with the full Unicode classes, then every character through the table
 (split into characters, LabelEncoder, back into a grid of texts x characters, joined), then
-the words holding the marker made one [UNK]; about 50 us a text. A batch of ASCII texts only
-(all of Kaggle's) takes a short one: the same replacements with classes cut to ASCII, the
-operator library's StringLower where the table's ASCII part is lower-casing, and the words
-holding an ASCII character no piece has made [UNK]; a few microseconds a text.
+the words holding the marker made one [UNK]. A batch of ASCII texts only (all of Kaggle's)
+takes a short one: the same replacements with classes cut to ASCII, the operator library's
+StringLower where the table's ASCII part is lower-casing, and the words holding an ASCII
+character no piece has made [UNK]. The whole tokenizer part, one thread, batches of 64
+test phrases: 45,000 texts/s on the short branch, 13,600/s on the full one.
 (onnxruntime-extensions compiles a StringRegexReplace pattern on every run, and the full
 classes take about half a millisecond each to compile.)
 """
@@ -109,18 +110,18 @@ def _full_branch(tables: NormalizerTables, name: str, *, ascii_only: bool) -> An
     """The branch for any batch: `texts` -> `normal_texts_{name}`."""
     from onnx import TensorProto
 
-    def own(tensor: str) -> str:
+    def c(tensor: str) -> str:
+        """This branch's own name for `tensor`."""
         return f"{name}/{tensor}"
 
     constants: dict[str, np.ndarray] = {}
     nodes, text = _replace_nodes(_replacements(tables, ascii_only=ascii_only), name, constants)
     keys = list(tables.table)
-    constants[own("table_values")] = np.array(
+    constants[c("table_values")] = np.array(
         [tables.table[key] for key in keys] + [tables.marker], dtype=object
     )
     marker = re2_class([ord(tables.marker)])
-    constants[own("marked_word")] = np.array([f"[^ ]*{marker}[^ ]*"], dtype=object)
-    c = own
+    constants[c("marked_word")] = np.array([f"[^ ]*{marker}[^ ]*"], dtype=object)
     nodes += [
         # every character of the batch, and where each text's characters start
         node(
