@@ -48,6 +48,17 @@ DYNAMIC_ALTERNATIVES = [
     DynamicInt8(per_channel=True, reduce_range=False, weight_type="QInt8"),
     DynamicInt8(per_channel=True, reduce_range=False, weight_type="QUInt8"),
 ]
+# Node kinds kept fp32 in the default dynamic int8 (chosen: none), by what they compute:
+# f(node, its weight's shape for a MatMul, its layer, the last layer).
+DYNAMIC_KEPT_FP32 = {
+    "attention (fused QKV)": lambda node, weight, layer, last: node.op_type == "Attention",
+    "attention output": lambda node, weight, layer, last: bool(weight) and weight[0] == weight[1],
+    "up-projections": lambda node, weight, layer, last: bool(weight) and weight[0] < weight[1],
+    "down-projections": lambda node, weight, layer, last: bool(weight) and weight[0] > weight[1],
+    "first layer": lambda node, weight, layer, last: layer == 0,
+    "last layer": lambda node, weight, layer, last: layer == last,
+    "embeddings": lambda node, weight, layer, last: node.op_type == "EmbedLayerNormalization",
+}
 STATIC_ALTERNATIVES = [
     StaticInt8(keep_fp32=()),
     StaticInt8(keep_fp32=("activation-matmuls",)),
@@ -143,6 +154,34 @@ def measure(
     return results
 
 
+def dynamic_kept_fp32(fp32: Path) -> dict[str, list[str]]:
+    """Per kind of DYNAMIC_KEPT_FP32, the names of the nodes of `fp32` it keeps. MatMuls are
+    told apart by their weight's shape (square, widening, narrowing), layers by the node
+    names torch.onnx.export and the attention fusion give (`layer.N/`, `Attention_N`)."""
+    import re
+
+    import onnx
+
+    graph = onnx.load(str(fp32)).graph
+    weights = {t.name: tuple(t.dims) for t in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        if node.op_type not in ("MatMul", "Attention", "EmbedLayerNormalization"):
+            continue
+        shapes = [weights[i] for i in node.input if len(weights.get(i, ())) == 2]
+        weight = shapes[0] if node.op_type == "MatMul" and shapes else ()
+        found = re.search(r"layer\.(\d+)/|^Attention_(\d+)$", node.name)
+        layer = int(found.group(1) or found.group(2)) if found else None
+        nodes.append((node, weight, layer))
+    last = max((layer for _, _, layer in nodes if layer is not None), default=None)
+    kept = {}
+    for kind, keeps in DYNAMIC_KEPT_FP32.items():
+        names = [node.name for node, weight, layer in nodes if keeps(node, weight, layer, last)]
+        if names:
+            kept[kind] = names
+    return kept
+
+
 def build_alternatives(
     run_dir: Path, deploy: Path, work: Path, args: argparse.Namespace, chosen: ExportOptions
 ) -> list[tuple[str, Path]]:
@@ -159,6 +198,11 @@ def build_alternatives(
         path = work / f"int8-dynamic-{tag}.onnx"
         quantize_dynamic_int8(fp32, path, settings)
         built.append((f"int8-dynamic {tag}", path))
+    for kind, nodes in dynamic_kept_fp32(fp32).items():
+        slug = "-".join(kind.replace("(", "").replace(")", "").split())
+        path = work / f"int8-dynamic-fp32-{slug}.onnx"
+        quantize_dynamic_int8(fp32, path, chosen.dynamic_int8, nodes)
+        built.append((f"int8-dynamic, {kind} fp32 ({len(nodes)})", path))
     texts = calibration_texts(run_dir / "valid.csv", args.calibration_rows, skip=args.rows)
     for settings in STATIC_ALTERNATIVES:
         if settings == chosen.static_int8:

@@ -48,7 +48,8 @@ def write_feeds(work: Path, valid: Path, rows: int, out: Path) -> None:
 
 def run_files(work: Path, feeds_file: Path, out: Path, label: str, only: list[str]) -> None:
     """Logits in row order for every ONNX file under `work` whose name contains one of
-    `only` (all when empty)."""
+    `only` (all when empty). Edge files (`export --edge`) take strings, not these feeds,
+    so a deploy folder's are skipped."""
     import onnxruntime as ort
 
     stored = np.load(feeds_file)
@@ -61,7 +62,7 @@ def run_files(work: Path, feeds_file: Path, out: Path, label: str, only: list[st
     logits = {}
     for file in sorted([*(work / "deploy").glob("*.onnx"), *work.glob("*.onnx")]):
         name = file.relative_to(work).as_posix()
-        if only and not any(part in name for part in only):
+        if ".edge." in name or (only and not any(part in name for part in only)):
             continue
         options = ort.SessionOptions()
         options.intra_op_num_threads = 2

@@ -221,3 +221,24 @@ def test_shape_check_catches_a_graph_with_fixed_axes(tmp_path):
         check_dynamic_shapes(
             path, ["input_ids", "attention_mask"], max_length=8, vocab_size=50, labels=5
         )
+
+
+def test_dynamic_int8_keeps_the_named_nodes_fp32(deploy, tmp_path):
+    """The bench measures dynamic int8 with kinds of MatMul left fp32: those nodes must stay
+    float MatMuls with their float weights, and the rest be quantised."""
+    import onnx
+
+    from reviewscore.export.quantize import DynamicInt8, quantize_dynamic_int8
+
+    fp32 = deploy / VARIANT_FILES["fp32"]
+    matmuls = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "MatMul"]
+    kept = matmuls[:1]
+    record = quantize_dynamic_int8(fp32, tmp_path / "kept.onnx", DynamicInt8(), kept)
+    plain = quantize_dynamic_int8(fp32, tmp_path / "plain.onnx", DynamicInt8())
+    assert record["nodes_kept_fp32"] == 1 and "nodes_kept_fp32" not in plain
+
+    def float_matmuls(path):
+        return [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "MatMul"]
+
+    assert float_matmuls(tmp_path / "kept.onnx") == kept
+    assert float_matmuls(tmp_path / "plain.onnx") == []
