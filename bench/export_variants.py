@@ -3,11 +3,12 @@ agreement with fp32, speed, and the share of labels that move between two batchi
 
 The deploy folder's own variants (built by `export_run`, so with the settings the export
 uses) are measured next to the alternatives those settings were chosen over: the raw
-(unoptimised) fp32 graph, other dynamic int8 settings and other static int8 calibrations.
-Speed is phrases/s of `session.run` alone over the scorer's length-sorted token-budget
-batches, on --threads intra-op threads, the same rows for every variant.
+(unoptimised) fp32 graph, other dynamic int8 settings, the default dynamic int8 with each
+kind of node kept fp32, and other static int8 calibrations. Speed is phrases/s of
+`session.run` alone over the scorer's length-sorted token-budget batches, on --threads
+intra-op threads, the same rows for every variant.
 
-    .venv/bin/python bench/export_variants.py                 # ~5-10 min on 2 shared cores
+    .venv/bin/python bench/export_variants.py                 # ~10-15 min on 2 shared cores
     .venv/bin/python bench/export_variants.py --run runs/NAME --rows 2000
 """
 

@@ -83,9 +83,9 @@ def quantize_dynamic_int8(
 ) -> dict[str, Any]:
     """Write the dynamic int8 graph; returns what the manifest records about it.
 
-    `kept_fp32` names nodes left unquantised. The export keeps none: keeping a kind of
-    MatMul fp32 bought at most half a point of agreement for 15-25% of the speed
-    (bench/export_variants.py measures each kind)."""
+    `kept_fp32` names nodes left unquantised. The export keeps none: keeping one kind of
+    node fp32 (attention, projections, a layer, the embeddings) bought at most half a point
+    of agreement, for up to a fifth of the speed (bench/export_variants.py measures each)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
