@@ -4,9 +4,10 @@ onnxruntime picks its int8 matrix kernels by CPU: VNNI/AMX on recent Intel, plai
 (u8 x s8 pairs summed into int16, which can saturate) on AMD EPYC before Zen 4. This
 scores the same batches with the same ONNX files and saves the logits, so two runs, one on
 each family, can be compared. Without a machine of the other family at hand, run the
-second under an x86 emulator with an AVX2-only CPU model. Emulation is slow (minutes per
-file for a few hundred rows), so the rows are encoded and batched once, natively, by the
-scorer's own classifier, and the runs only load those feeds and call onnxruntime:
+second under an x86 emulator with an AVX2-only CPU model. Emulation is slow (on one core
+about 1 s a row for int8-dynamic, 18 s for int8-static), so the rows are encoded and
+batched once, natively, by the scorer's own classifier, and the runs only load those feeds
+and call onnxruntime:
 
     PY=.venv/bin/python; RUN=../shared/models/minilm-gpu-run; OUT=bench/out
     $PY bench/export_variants.py --run $RUN        # builds $OUT/export_variants
