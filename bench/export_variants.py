@@ -4,7 +4,9 @@ agreement with fp32, speed, and the share of labels that move between two batchi
 The deploy folder's own variants (built by `export_run`, so with the settings the export
 uses) are measured next to the alternatives those settings were chosen over: the raw
 (unoptimised) fp32 graph, other dynamic int8 settings, the default dynamic int8 with each
-kind of node kept fp32, and other static int8 calibrations. Speed is phrases/s of
+kind of node kept fp32, and other static int8 calibrations; and each int8 variant again
+in the exact int8 mode this CPU does not get (score/session.py: forced on where VNNI or AMX
+make it needless, off where saturating kernels make the scorer ask for it). Speed is phrases/s of
 `session.run` alone over the scorer's length-sorted token-budget batches, on --threads
 intra-op threads, the same rows for every variant.
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.data import read_reviews
 from reviewscore.deploy_folder import Variant
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
@@ -39,6 +42,7 @@ from reviewscore.parity_figures import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
 from reviewscore.run_model import load_run_model
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.classifier import DeployedClassifier, Encoded
+from reviewscore.score.session import exact_int8_wanted, open_session
 
 ROOT = Path(__file__).resolve().parents[1]
 DYNAMIC_ALTERNATIVES = [
@@ -106,18 +110,19 @@ def ensure_run(path: Path, data: Path, rows: int) -> Path:
 
 
 class Runner:
-    """One onnxruntime session over the encoded rows, batched as the scorer batches."""
+    """One onnxruntime session over the encoded rows, batched as the scorer batches, opened
+    as the scorer opens it (`exact_int8` None) or with exact int8 products forced on or off."""
 
     def __init__(
-        self, file: Path, encoded: Encoded, classifier: DeployedClassifier, threads: int
+        self,
+        file: Path,
+        encoded: Encoded,
+        classifier: DeployedClassifier,
+        threads: int,
+        exact_int8: bool | None = None,
     ) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        session = open_session(file, provider="cpu", threads=threads, exact_int8=exact_int8)
+        self.session = session.inner
         self.encoded, self.classifier = encoded, classifier
 
     def run(self, batch_tokens: int = DEFAULT_BATCH_TOKENS) -> tuple[np.ndarray, float]:
@@ -134,14 +139,17 @@ class Runner:
 
 
 def measure(
-    files: list[tuple[str, Path]], encoded: Encoded, classifier: DeployedClassifier, args
+    files: list[tuple[str, Path, bool | None]],
+    encoded: Encoded,
+    classifier: DeployedClassifier,
+    args,
 ) -> list[Measured]:
     """Labels at the default batching and the gate's two batchings, then timed passes in
     rounds that visit every variant in turn, so a burst of load on this shared machine
     slows all variants alike; the best round counts."""
     results, runners = [], []
-    for name, file in files:
-        runner = Runner(file, encoded, classifier, args.threads)
+    for name, file, exact_int8 in files:
+        runner = Runner(file, encoded, classifier, args.threads, exact_int8)
         logits, _ = runner.run()  # also the warm-up: arena growth, kernel selection
         small = runner.run(SMALL_BATCH_TOKENS)[0].argmax(axis=1)
         large = runner.run(LARGE_BATCH_TOKENS)[0].argmax(axis=1)
@@ -260,9 +268,20 @@ def main() -> None:
     start = time.perf_counter()
     manifest = export_run(run_dir, deploy, chosen, echo=lambda line: print(" ", line[:150]))
     print(f"exported {run_dir} in {time.perf_counter() - start:.0f} s", flush=True)
-    files = [(name, deploy / v.file) for name, v in manifest.variants.items()]
+    files = [(name, deploy / v.file, None) for name, v in manifest.variants.items()]
+    # Each int8 variant again with exact int8 products in the mode this CPU does not get
+    # (score/session.py): forced on where VNNI/AMX make it needless, off where it is needed.
+    other_mode = not exact_int8_wanted()
+    files += [
+        (f"{name}, exact int8 {'on' if other_mode else 'off'}", deploy / v.file, other_mode)
+        for name, v in manifest.variants.items()
+        if v.precision == "int8"
+    ]
     if not args.no_alternatives:
-        files += build_alternatives(run_dir, deploy, work, args, chosen)
+        files += [
+            (name, file, None)
+            for name, file in build_alternatives(run_dir, deploy, work, args, chosen)
+        ]
 
     rows = read_reviews(str(run_dir / "valid.csv"), limit=args.rows)
     classifier = DeployedClassifier.open(deploy, "fp32", threads=args.threads)
@@ -297,7 +316,7 @@ def main() -> None:
     )
     print(
         f"\n{run_dir.name}: {len(rows):,} validation rows, {args.threads} threads, "
-        f"{platform.processor() or platform.machine()}"
+        f"{describe_cpu(local_cpu())}, exact int8 mode {'on' if not other_mode else 'off'}"
     )
     print(header)
     for t in table:
@@ -314,7 +333,11 @@ def main() -> None:
             "run": str(run_dir),
             "rows": len(rows),
             "threads": args.threads,
-            "machine": platform.platform(),
+            "machine": {
+                **local_cpu(),
+                "platform": platform.platform(),
+                "exact_int8": not other_mode,
+            },
             "batch_tokens": {
                 "speed": DEFAULT_BATCH_TOKENS,
                 "moved": [SMALL_BATCH_TOKENS, LARGE_BATCH_TOKENS],

@@ -13,9 +13,14 @@ and call onnxruntime:
     $PY bench/export_variants.py --run $RUN        # builds $OUT/export_variants
     $PY bench/int8_kernels.py feeds $OUT/export_variants $RUN/valid.csv $OUT/feeds.npz
     $PY bench/int8_kernels.py run $OUT/export_variants $OUT/feeds.npz $OUT/native.npz
-    qemu-x86_64 -cpu EPYC-Rome $PY bench/int8_kernels.py run $OUT/export_variants \\
-        $OUT/feeds.npz $OUT/avx2.npz --label "qemu EPYC-Rome" --only int8
+    REVIEWSCORE_EXACT_INT8=0 qemu-x86_64 -cpu EPYC-Rome $PY bench/int8_kernels.py run \\
+        $OUT/export_variants $OUT/feeds.npz $OUT/avx2.npz --label "qemu EPYC-Rome" --only int8
     $PY bench/int8_kernels.py compare $OUT/native.npz $OUT/avx2.npz
+
+Sessions are opened as the scorer opens them (score/session.py), so on a CPU without VNNI
+or AMX onnxruntime is asked for exact int8 products. qemu-user shows the host's
+/proc/cpuinfo, so under emulation say which to measure: REVIEWSCORE_EXACT_INT8=0 for the
+kernels onnxruntime picks by itself, =1 for what the scorer runs on such a CPU.
 
 Identical logits mean the integer arithmetic is exact on both families, so the parity
 figures measured on one hold on the other.
@@ -51,8 +56,9 @@ def run_files(work: Path, feeds_file: Path, out: Path, label: str, only: list[st
     """Logits in row order for every ONNX file under `work` whose name contains one of
     `only` (all when empty). Edge files (`export --edge`) take strings, not these feeds,
     so a deploy folder's are skipped."""
-    import onnxruntime as ort
+    from reviewscore.score.session import exact_int8_wanted, open_session
 
+    label = f"{label}, exact int8 mode" if exact_int8_wanted() else label
     stored = np.load(feeds_file)
     batches: dict[str, dict[str, np.ndarray]] = {}
     for key in stored.files:
@@ -65,10 +71,7 @@ def run_files(work: Path, feeds_file: Path, out: Path, label: str, only: list[st
         name = file.relative_to(work).as_posix()
         if ".edge." in name or (only and not any(part in name for part in only)):
             continue
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 2
-        options.log_severity_level = 3
-        session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        session = open_session(file, provider="cpu", threads=2).inner
         inputs = {i.name for i in session.get_inputs()}
         result = np.empty(shape, dtype=np.float32)
         for batch in batches.values():

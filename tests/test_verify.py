@@ -8,6 +8,7 @@ ISA warning is provoked by editing the recorded class to one that differs from t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from reviewscore.cpu_features import ISA_FEATURES, local_cpu, parse_cpuinfo
 from reviewscore.deploy_folder import MANIFEST, Manifest, load_manifest, write_manifest
 from reviewscore.errors import FolderError
 from reviewscore.parity_reference import REFERENCE_FILE, read_reference
+from reviewscore.score.session import EXACT_INT8_ENV
 from reviewscore.score.summary import ScoreSummary, describe
 from reviewscore.score.verify import verify_folder
 from source_checks import perturb_largest_weight
@@ -86,6 +88,20 @@ def test_verify_all_passes_with_one_line_per_variant_and_json(root):
     assert figures["measured_on"]["isa_class"] == local_cpu()["isa_class"]
     assert report["at_export"]["int8-static"]["passed"] is True
     assert as_json.stderr.startswith("verify int8-static: ")
+    # the exact int8 mode, forced either way, is what the report and the line say
+    for forced in (True, False):
+        env = {**os.environ, EXACT_INT8_ENV: str(int(forced))}
+        ran = subprocess.run(
+            [*CLI, "verify", str(root / "deploy"), "--variant", "int8-static", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+        )
+        report = json.loads(ran.stdout)
+        assert report["machine"]["exact_int8"] is forced
+        assert report["variants"]["int8-static"]["measured_on"]["exact_int8"] is forced
+        assert ("exact int8 mode" in ran.stderr) is forced
 
 
 def test_fp32_figures_here_match_the_export_figures(root):

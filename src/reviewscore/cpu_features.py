@@ -3,9 +3,10 @@
 onnxruntime's MLAS picks its int8 matrix-multiply kernels from the CPU's instruction sets
 (preferring AMX, then AVX-512 VNNI, AVX-VNNI, AVX-512, AVX2). Kernels without VNNI sum u8 x
 s8 products pairwise in saturating int16 (AVX2's vpmaddubsw), the VNNI and AMX ones exactly
-in int32, so an int8 variant's logits, and near a margin its labels, depend on that class:
-figures measured on one class do not carry over to another. fp32 and fp16 differ only by
-summation order (~1e-6). Read from /proc/cpuinfo; elsewhere every field is "unknown".
+in int32, so an int8 variant's logits, and near a margin its labels, depend on that class
+unless the saturating kernels are avoided (the scorer does: score/session.py). Even then
+other kernels round floats differently, as fp32 and fp16 differ only by summation order
+(~1e-6). Read from /proc/cpuinfo; elsewhere every field is "unknown".
 
 Kept free of torch and transformers: the scorer imports it.
 """
@@ -40,6 +41,8 @@ ISA_CLASSES = (
 # The classes without VNNI or AMX, whose int8 dot products go through saturating int16
 # pairs: there int8 was measured barely faster than fp32 (README "int8 and the CPU").
 SLOW_INT8_CLASSES = ("avx512", "avx2")
+# The classes whose u8 x s8 kernels sum in int32 (VNNI, AMX): exact for any int8 weights.
+EXACT_INT8_CLASSES = ("amx", "avx512-vnni", "avx-vnni")
 
 
 def isa_class(flags: set[str]) -> str:
@@ -49,6 +52,13 @@ def isa_class(flags: set[str]) -> str:
         if all(flag in flags for flag in needed):
             return name
     return "other"
+
+
+def int8_pairs_may_saturate(record: dict[str, Any]) -> bool:
+    """Whether onnxruntime's u8 x s8 kernels may saturate on the CPU of `record`: on every
+    x86 without VNNI or AMX (AVX2, AVX-512 alone, SSE4.1), and, to be safe, on a CPU whose
+    class cannot be read (onnxruntime ignores the remedy off x86, so it costs nothing there)."""
+    return record.get("isa_class", UNKNOWN) not in EXACT_INT8_CLASSES
 
 
 def parse_cpuinfo(text: str) -> dict[str, Any]:

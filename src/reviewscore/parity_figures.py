@@ -71,7 +71,10 @@ def variant_figures(
         figures,
         failures=failures,
         passed=not failures,
-        measured_on=measured_on(classifier.provider),
+        measured_on={
+            **measured_on(classifier.provider),
+            "exact_int8": classifier.session.exact_int8,
+        },
     )
 
 

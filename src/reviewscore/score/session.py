@@ -7,11 +7,19 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from reviewscore.errors import ReviewscoreError
+from reviewscore.cpu_features import int8_pairs_may_saturate, local_cpu
+from reviewscore.errors import ReviewscoreError, UsageError
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 PROVIDER_CHOICES = ("auto", "cpu", "cuda")
+# onnxruntime's kOrtSessionOptionsAvx2PrecisionMode: rewrite 8-bit s8 weights of quantised
+# matrix products to u8, so the u8 x u8 kernels (exact, slower) run instead of the u8 x s8
+# ones that saturate without VNNI. Weights within 7 bits (int8-dynamic's) are left as they
+# are: their pairs cannot saturate.
+EXACT_INT8_CONFIG = "session.x64quantprecision"
+# "1" or "0" forces the mode where /proc/cpuinfo misleads: qemu-user shows the host's CPU.
+EXACT_INT8_ENV = "REVIEWSCORE_EXACT_INT8"
 
 
 class ProviderError(ReviewscoreError):
@@ -68,19 +76,41 @@ def default_threads() -> int:
     return max(1, logical // 2) if smt else logical
 
 
+def exact_int8_wanted() -> bool:
+    """Whether to ask onnxruntime for exact int8 products: on a CPU whose u8 x s8 kernels may
+    saturate, where int8-static's 8-bit weights moved 3.3% of labels under emulated AVX2
+    (README "int8 and the CPU"). Not on VNNI/AMX, where those kernels are already exact and
+    the u8 x u8 ones ran int8-static 0.74x as fast."""
+    forced = os.environ.get(EXACT_INT8_ENV)
+    if forced is None:
+        return int8_pairs_may_saturate(local_cpu())
+    if forced not in ("0", "1"):
+        raise UsageError(f"{EXACT_INT8_ENV} must be 0 or 1, not {forced!r}")
+    return forced == "1"
+
+
 @dataclass
 class Session:
     inner: object  # onnxruntime.InferenceSession
     provider: str  # the provider actually running the model
+    exact_int8: bool = False  # onnxruntime was asked for exact int8 products (see above)
 
     @property
     def on_cuda(self) -> bool:
         return self.provider == CUDA
 
 
-def open_session(model_path: Path, *, provider: str = "cpu", threads: int | None = None) -> Session:
+def open_session(
+    model_path: Path,
+    *,
+    provider: str = "cpu",
+    threads: int | None = None,
+    exact_int8: bool | None = None,
+) -> Session:
     """Create the session and check what it really got: a CUDA provider that failed to load
-    is only a log line in onnxruntime, here it is an error."""
+    is only a log line in onnxruntime, here it is an error. `exact_int8`: by default
+    `exact_int8_wanted()`, exact int8 products on a CPU without VNNI or AMX; benchmarks set
+    it to compare the two modes."""
     import onnxruntime as ort
 
     check_single_onnxruntime()
@@ -94,6 +124,10 @@ def open_session(model_path: Path, *, provider: str = "cpu", threads: int | None
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    if exact_int8 is None:
+        exact_int8 = exact_int8_wanted()
+    if exact_int8:
+        options.add_session_config_entry(EXACT_INT8_CONFIG, "1")
     session = ort.InferenceSession(str(model_path), options, providers=wanted)
     got = session.get_providers()
     if wanted[0] == CUDA and CUDA not in got:
@@ -103,4 +137,6 @@ def open_session(model_path: Path, *, provider: str = "cpu", threads: int | None
                 f"(running on {', '.join(got)}); check the CUDA and cuDNN libraries"
             )
         wanted = [CPU]
-    return Session(inner=session, provider=got[0] if wanted[0] == CUDA else CPU)
+    return Session(
+        inner=session, provider=got[0] if wanted[0] == CUDA else CPU, exact_int8=exact_int8
+    )

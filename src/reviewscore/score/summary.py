@@ -13,6 +13,7 @@ from reviewscore.cpu_features import SLOW_INT8_CLASSES, describe_cpu
 from reviewscore.data import BadLine
 from reviewscore.deploy_folder import Manifest
 from reviewscore.metrics import ClassificationMetrics
+from reviewscore.score.session import EXACT_INT8_ENV
 
 SHOWN_BAD_LINES = 5
 Summary = TypeVar("Summary", bound="ScoreSummary")
@@ -36,6 +37,8 @@ class ScoreSummary:
     other_cpu: tuple[str, str, str] | None = None
     # this CPU, when the variant is int8 and the CPU has no VNNI or AMX int8 instructions
     slow_int8_cpu: str | None = None
+    # whether onnxruntime was asked for exact int8 products (score/session.py)
+    exact_int8: bool = False
 
     @classmethod
     def for_variant(
@@ -46,6 +49,7 @@ class ScoreSummary:
         *,
         here: dict[str, Any] | None = None,
         deploy_dir: str = "",
+        exact_int8: bool = False,
         **extra: Any,
     ) -> Summary:
         """A summary that knows what the deploy manifest says about `variant`: whether its
@@ -77,6 +81,7 @@ class ScoreSummary:
             parity_failures=list(figures.failures) if figures else [],
             other_cpu=other_cpu,
             slow_int8_cpu=describe_cpu(here) if here is not None and slow_int8 else None,
+            exact_int8=exact_int8,
             **extra,
         )
 
@@ -127,10 +132,17 @@ def describe(summary: ScoreSummary) -> list[str]:
             f"--variant {summary.variant}`"
         )
     if summary.slow_int8_cpu:
+        products = (
+            "int8 products are made exact here (8-bit weights take onnxruntime's slower u8 x u8 "
+            "kernels), as VNNI and AMX compute them"
+            if summary.exact_int8
+            else f"int8 products may saturate here ({EXACT_INT8_ENV}=0), so labels may differ "
+            "from those the export measured"
+        )
         lines.append(
             f"note: this CPU, {summary.slow_int8_cpu}, has no VNNI or AMX int8 instructions: "
-            "on a quiet AMD EPYC without VNNI int8 ran only 1.07x as fast as fp32 (README "
-            '"int8 and the CPU"), so `--variant fp32` may give PyTorch\'s labels at about the '
-            "same speed"
+            f"{products}; on a quiet AMD EPYC without VNNI int8 ran only 1.07x as fast as fp32 "
+            '(README "int8 and the CPU"), so `--variant fp32` may give PyTorch\'s labels at '
+            "about the same speed"
         )
     return lines

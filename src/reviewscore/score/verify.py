@@ -19,6 +19,7 @@ from reviewscore.errors import FolderError
 from reviewscore.parity_figures import checked_variant, failures_message, summary
 from reviewscore.parity_reference import Reference, read_reference
 from reviewscore.score.classifier import DeployedClassifier
+from reviewscore.score.session import exact_int8_wanted
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Verification:
     thresholds: Thresholds  # the manifest's, as the export judged with
     figures: dict[str, ParityFigures]  # variant -> figures measured here
     at_export: dict[str, ParityFigures | None]  # variant -> the manifest's figures, if any
+    exact_int8: bool  # onnxruntime was asked for exact int8 products here (score/session.py)
 
     @property
     def passed(self) -> bool:
@@ -34,7 +36,7 @@ class Verification:
 
     def lines(self) -> list[str]:
         """One line per variant: the figures, and where they and the export's were taken."""
-        here = describe_cpu(local_cpu())
+        here = describe_cpu(local_cpu()) + ", exact int8 mode" * self.exact_int8
         lines = []
         for name, figures in self.figures.items():
             exported = self.at_export.get(name)
@@ -51,7 +53,7 @@ class Verification:
         return {
             "deploy_dir": str(self.deploy_dir),
             "passed": self.passed,
-            "machine": local_cpu(),
+            "machine": {**local_cpu(), "exact_int8": self.exact_int8},
             "thresholds": asdict(self.thresholds),
             "variants": {name: f.to_dict() for name, f in self.figures.items()},
             "at_export": {name: f.to_dict() if f else {} for name, f in self.at_export.items()},
@@ -102,7 +104,7 @@ def verify_folder(
         for name in names
     }
     at_export = {name: manifest.parity_of(name) for name in names}
-    return Verification(deploy_dir, thresholds, figures, at_export)
+    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8_wanted())
 
 
 def verify_classifier(classifier: DeployedClassifier) -> Verification:
@@ -114,4 +116,5 @@ def verify_classifier(classifier: DeployedClassifier) -> Verification:
     precision = classifier.variant.precision
     figures = {name: checked_variant(lambda: classifier, precision, reference, thresholds)}
     at_export = {name: manifest.parity_of(name)}
-    return Verification(deploy_dir, thresholds, figures, at_export)
+    exact_int8 = classifier.session.exact_int8
+    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8)
