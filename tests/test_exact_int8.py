@@ -127,3 +127,22 @@ def test_the_export_records_whether_it_measured_with_the_mode(manifest):
     """On this machine's CPU whichever it is; the record must say which it was."""
     measured = manifest.parity_of("int8-static").measured_on
     assert measured["exact_int8"] is exact_int8_wanted()
+
+
+@pytest.mark.parametrize("forced", ["1", "0"])
+def test_the_strings_in_check_opens_its_sessions_in_the_scorers_mode(monkeypatch, tmp_path, forced):
+    """The export compares each edge variant's labels with the scorer's: in one mode both."""
+    pytest.importorskip("onnxruntime_extensions")
+    from reviewscore.export.edge_check import open_edge_session
+
+    activations, exact = saturating_model(tmp_path / "model.onnx")
+    monkeypatch.setenv(EXACT_INT8_ENV, forced)
+    session = open_edge_session(tmp_path / "model.onnx", threads=1)
+    options = session.get_session_options()
+    if forced == "1":
+        assert options.get_session_config_entry(EXACT_INT8_CONFIG) == "1"
+        products = session.run(None, {"x_q": activations})[0]
+        np.testing.assert_array_equal(products, exact.astype(np.float32))
+    else:
+        with pytest.raises(RuntimeError, match=EXACT_INT8_CONFIG):
+            options.get_session_config_entry(EXACT_INT8_CONFIG)

@@ -663,9 +663,11 @@ def verify_command(
     batching and judges agreement, max |logit diff|, labels moved by batching and accuracy
     change against the manifest's thresholds. int8 kernels differ between CPU families
     (AVX2 vs AVX-512 VNNI / AMX), so an int8 variant's export figures hold where they were
-    measured: verify where it will score. One line per variant (with --json, the lines go
-    to stderr). Exit 0 when every variant passes, 3 when one fails, 1 for a folder without
-    a stored reference (re-export it).
+    measured: verify where it will score. On a CPU without VNNI or AMX the scorer, and so
+    this check, asks onnxruntime for exact int8 products ("exact int8 mode" on the line;
+    REVIEWSCORE_EXACT_INT8=1 or 0 forces it). One line per variant (with --json, the lines
+    go to stderr). Exit 0 when every variant passes, 3 when one fails, 1 for a folder
+    without a stored reference (re-export it).
     """
     if all_variants and variants:
         raise click.UsageError("give --variant or --all, not both")

@@ -97,11 +97,17 @@ def _unknown(cpu: str) -> dict[str, Any]:
     return {"cpu": cpu, "vendor": UNKNOWN, "features": [], "isa_class": UNKNOWN}
 
 
-def measured_on(provider: str) -> dict[str, Any]:
-    """What a parity entry records about where it was measured."""
+def measured_on(provider: str, exact_int8: bool) -> dict[str, Any]:
+    """What a parity entry records about where it was measured, and whether onnxruntime was
+    asked for exact int8 products (score/session.py)."""
     import onnxruntime
 
-    return {**local_cpu(), "onnxruntime": onnxruntime.__version__, "provider": provider}
+    return {
+        **local_cpu(),
+        "onnxruntime": onnxruntime.__version__,
+        "provider": provider,
+        "exact_int8": exact_int8,
+    }
 
 
 def describe_cpu(record: dict[str, Any]) -> str:

@@ -71,10 +71,7 @@ def variant_figures(
         figures,
         failures=failures,
         passed=not failures,
-        measured_on={
-            **measured_on(classifier.provider),
-            "exact_int8": classifier.session.exact_int8,
-        },
+        measured_on=measured_on(classifier.provider, classifier.session.exact_int8),
     )
 
 

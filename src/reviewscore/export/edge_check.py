@@ -22,6 +22,7 @@ from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
 from reviewscore.errors import ReviewscoreError
 from reviewscore.export.edge_names import TEXT_INPUT
 from reviewscore.parity_reference import Reference
+from reviewscore.score.session import exact_int8_wanted, session_options
 
 EDGE_BATCH_ROWS = 64
 SHAPE_BATCHES = (1, 7, 64)
@@ -40,16 +41,12 @@ def extensions_library() -> str:
 
 
 def open_edge_session(model: Path | bytes, threads: int | None = None) -> Any:
-    """A CPU session with the extensions' operators registered, threads as the scorer's."""
+    """A CPU session with the extensions' operators registered, otherwise as the scorer's
+    (threads, exact int8 products on a CPU without VNNI: labels comparable with it)."""
     import onnxruntime as ort
 
-    from reviewscore.score.session import default_threads
-
-    options = ort.SessionOptions()
+    options = session_options(threads, exact_int8_wanted())
     options.register_custom_ops_library(extensions_library())
-    options.intra_op_num_threads = threads or default_threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
@@ -162,7 +159,7 @@ def edge_figures(
         accuracy_change=None if accuracy is None else accuracy - torch_accuracy,
         failures=failures,
         passed=not failures,
-        measured_on=measured_on("CPUExecutionProvider"),
+        measured_on=measured_on("CPUExecutionProvider", exact_int8_wanted()),
     )
 
 

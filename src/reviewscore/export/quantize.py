@@ -18,7 +18,10 @@ dynamic int8   per-channel, s8, reduce_range  98.33%; on AVX2 the integer produc
 static int8    per-channel, MatMul+Gather,    98.80% (export gate: 98.1% Intel, 98.5% AMD);
                2 MatMul kinds kept fp32       no label moves with the batching; on emulated
                                               AVX2 logits move by up to 0.81 (u8 x s8 pairs
-                                              saturate), 11 of 330 labels differ
+                                              saturate), 11 of 330 labels differ, unless
+                                              the scorer's exact int8 mode runs (it does on
+                                              such CPUs: score/session.py): then logits are
+                                              those of AMX to the last bit
                same, reduce_range             97.53%
                everything quantised           95.6%
 """
