@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -196,6 +197,58 @@ def test_bad_deploy_folder_is_refused_before_scoring(node_dir, exported_int8, tm
     assert f"{copy}/tokenizer.json does not match the manifest" in err
 
     assert "usage: node score.mjs" in one_line_error(node("score.mjs", copy), code=2)
+
+
+AMD_AVX2_FLAGS = "flags\t\t: fpu sse sse2 avx fma avx2 bmi2 sha_ni\n"
+INTEL_AMX_FLAGS = "flags : avx2 avx512f avx512bw avx512_vnni avx_vnni amx_tile amx_int8\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "env", "wanted"),
+    [
+        (AMD_AVX2_FLAGS, {}, True),
+        ("flags : avx2 avx512f avx512bw\n", {}, True),
+        (INTEL_AMX_FLAGS, {}, False),
+        ("flags : avx2 avx_vnni\n", {}, False),
+        (None, {}, True),  # no /proc/cpuinfo: ask, onnxruntime ignores it off x86
+        (INTEL_AMX_FLAGS, {"REVIEWSCORE_EXACT_INT8": "1"}, True),
+        (AMD_AVX2_FLAGS, {"REVIEWSCORE_EXACT_INT8": "0"}, False),
+    ],
+)
+def test_node_asks_for_exact_int8_where_the_python_scorer_does(node_dir, cpuinfo, env, wanted):
+    """The same decision as score/session.py's, from a given CPU record, never this CPU's."""
+    script = (
+        'import { exactInt8Wanted } from "./examples/node/lib/exact_int8.mjs";'
+        "const [cpuinfo, env] = JSON.parse(process.argv[1]);"
+        "console.log(JSON.stringify(exactInt8Wanted(cpuinfo, env)));"
+    )
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script, json.dumps([cpuinfo, env])],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout) is wanted
+
+
+def test_node_in_exact_int8_mode_still_equals_the_cli(node_dir, exported_int8, tmp_path):
+    """onnxruntime-node takes the config entry (its products are checked exact under qemu's
+    emulated AVX2 in the README), and a bad value of the variable is a one-line usage error."""
+    rows = keyword_rows(300, seed=5)
+    source = write_tsv(tmp_path / "keywords.tsv", [text for _, _, text, _ in rows])
+    script = Path("examples", "node", "score.mjs")
+    args = [str(exported_int8.deploy), str(source), "--variant", "int8-static"]
+    run = {"cwd": Path(__file__).resolve().parents[1], "capture_output": True, "timeout": 300}
+    env = {**os.environ, "REVIEWSCORE_EXACT_INT8": "1"}
+    done = subprocess.run(["node", str(script), *args], env=env, **run)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "exact int8 mode" in done.stderr.decode()
+    assert done.stdout == cli_kaggle(exported_int8.deploy, source, "--variant", "int8-static")
+    bad = subprocess.run(
+        ["node", str(script), *args], env={**env, "REVIEWSCORE_EXACT_INT8": "2"}, **run
+    )
+    assert "REVIEWSCORE_EXACT_INT8 must be 0 or 1, not '2'" in one_line_error(bad, code=2)
 
 
 def python_ids(tokenizer_file: Path, max_length: int, sources: list[Path]) -> list[str]:

@@ -25,6 +25,7 @@ import {
   softmax,
   variantWarnings,
 } from "../shared/reviewscore.mjs";
+import { exactInt8Here, withExactInt8 } from "./lib/exact_int8.mjs";
 import { folderReader } from "./lib/folder.mjs";
 import { readChunks } from "./lib/rows.mjs";
 
@@ -41,7 +42,11 @@ options:
   --text-column NAME    column holding the text (default Phrase)
   --id-column NAME      column holding the id (default PhraseId)
   --label-column NAME   label column's name in the output header (default Sentiment)
-  -h, --help            show this help`;
+  -h, --help            show this help
+
+environment:
+  REVIEWSCORE_EXACT_INT8=1|0  force exact int8 products on or off (default: on for CPUs
+                              without VNNI or AMX, as \`reviewscore score\`)`;
 
 class UsageError extends ReviewscoreError {
   constructor(message) {
@@ -115,13 +120,14 @@ async function main(argv) {
     console.log(USAGE);
     return;
   }
+  const exactInt8 = exactInt8Here();
   const classifier = await openDeployFolder({
     read: folderReader(options.deploy),
     where: options.deploy,
     variant: options.variant,
     Tokenizer,
     ort,
-    sessionOptions: { intraOpNumThreads: options.threads, interOpNumThreads: 1 },
+    sessionOptions: withExactInt8({ intraOpNumThreads: options.threads, interOpNumThreads: 1 }, exactInt8),
   });
   const started = performance.now();
   let rows = 0;
@@ -142,7 +148,8 @@ async function main(argv) {
   const rate = rows / Math.max(seconds, 1e-9);
   process.stderr.write(
     `scored ${rows.toLocaleString("en-US")} rows in ${seconds.toFixed(1)} s (${Math.round(rate)} rows/s) ` +
-      `with onnxruntime-node ${ort.env.versions.common}, variant ${classifier.variant}, ${options.threads} thread(s)\n`,
+      `with onnxruntime-node ${ort.env.versions.common}, variant ${classifier.variant}, ${options.threads} thread(s)` +
+      `${exactInt8 ? ", exact int8 mode" : ""}\n`,
   );
   for (const warning of variantWarnings(classifier.manifest, classifier.variant)) {
     process.stderr.write(`warning: ${warning}\n`);
