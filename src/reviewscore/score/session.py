@@ -81,7 +81,7 @@ def exact_int8_wanted() -> bool:
     """Whether to ask onnxruntime for exact int8 products: on a CPU whose u8 x s8 kernels may
     saturate, where int8-static's 8-bit weights moved 3.3% of labels under emulated AVX2
     (README "int8 and the CPU"). Not on VNNI/AMX, where those kernels are already exact and
-    the u8 x u8 ones ran int8-static 0.74x as fast."""
+    the u8 x u8 ones ran int8-static 0.66x as fast (bench/export_variants.py, Intel AMX)."""
     forced = os.environ.get(EXACT_INT8_ENV)
     if forced is None:
         return int8_pairs_may_saturate(local_cpu())
