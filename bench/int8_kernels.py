@@ -24,6 +24,22 @@ kernels onnxruntime picks by itself, =1 for what the scorer runs on such a CPU.
 
 Identical logits mean the integer arithmetic is exact on both families, so the parity
 figures measured on one hold on the other.
+
+A whole parity check is too slow to emulate for int8-static (1,000 rows, ~5 hours on one
+core). What can move its figures is a label near a margin, so `parity-feeds` takes a deploy
+folder's stored parity rows in `verify`'s own batches and keeps only the rows whose native
+margin (top logit minus the next) is below `--max-margin` (and not below `--min-margin`, to
+run ranges side by side), each padded as in its verify batch; a batch-invariant variant gives
+those rows the very logits it gives them in the full batches, so their emulated labels are
+the ones an emulated `verify` would print:
+
+    D=deploy/minilm-gpu
+    $PY bench/int8_kernels.py parity-feeds $D int8-static $OUT/low.npz --max-margin 0.25
+    $PY bench/int8_kernels.py run $D $OUT/low.npz $OUT/low-native.npz --only int8-static
+    REVIEWSCORE_EXACT_INT8=1 qemu-x86_64 -cpu EPYC-Rome $PY bench/int8_kernels.py run $D \\
+        $OUT/low.npz $OUT/low-avx2.npz --label "qemu EPYC-Rome" --only int8-static
+    $PY bench/int8_kernels.py compare $OUT/low-native.npz $OUT/low-avx2.npz \\
+        --parity $D/parity_reference.npz
 """
 
 from __future__ import annotations
@@ -33,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-REFERENCE = "deploy/model.onnx"  # the fp32 variant
+REFERENCE = "deploy/model.onnx"  # the fp32 variant, in export_variants.py's folder
 
 
 def write_feeds(work: Path, valid: Path, rows: int, out: Path) -> None:
@@ -52,10 +68,41 @@ def write_feeds(work: Path, valid: Path, rows: int, out: Path) -> None:
     print(f"wrote {out}: {len(encoded)} rows")
 
 
+def write_parity_feeds(deploy: Path, variant: str, margins: tuple[float, float], out: Path) -> None:
+    """The rows of `deploy`'s parity reference whose native margin with `variant` lies in
+    [low, high) of `margins`, sliced out of verify's batches (each with its batch's padded
+    width). Only for a batch-invariant variant: a dynamic one scales activations per batch, so a
+    sliced batch would not give the rows their verify logits."""
+    from reviewscore.deploy_folder import load_manifest
+    from reviewscore.parity_figures import LARGE_BATCH_TOKENS
+    from reviewscore.parity_reference import read_reference
+    from reviewscore.score.batching import plan_batches
+    from reviewscore.score.classifier import DeployedClassifier
+
+    manifest = load_manifest(deploy, verify=True)
+    if not manifest.variant(variant).batch_invariant:
+        raise SystemExit(f"{variant} is not batch-invariant: its rows cannot be sliced out")
+    reference = read_reference(deploy / manifest.parity_reference, len(manifest.labels))
+    classifier = DeployedClassifier.open(deploy, variant, threads=2)
+    encoded = classifier.encode(reference.texts)
+    ranked = np.sort(classifier.logits_encoded(encoded, LARGE_BATCH_TOKENS), axis=1)
+    margin = ranked[:, -1] - ranked[:, -2]
+    selected = (margin >= margins[0]) & (margin < margins[1])
+    arrays = {}
+    for i, rows in enumerate(plan_batches(encoded.lengths, LARGE_BATCH_TOKENS)):
+        keep = selected[rows]
+        if keep.any():
+            arrays[f"{i}/rows"] = rows[keep]
+            feeds = classifier.feeds(encoded, rows)
+            arrays.update({f"{i}/{name}": array[keep] for name, array in feeds.items()})
+    np.savez(out, n_rows=len(encoded), n_labels=len(classifier.labels), **arrays)
+    print(f"wrote {out}: {int(selected.sum())} of {len(encoded)} rows, margin in {margins}")
+
+
 def run_files(work: Path, feeds_file: Path, out: Path, label: str, only: list[str]) -> None:
-    """Logits in row order for every ONNX file under `work` whose name contains one of
-    `only` (all when empty). Edge files (`export --edge`) take strings, not these feeds,
-    so a deploy folder's are skipped."""
+    """Logits in row order for every ONNX file under `work` (export_variants.py's folder or
+    a deploy folder) whose name contains one of `only` (all when empty); NaN for rows the
+    feeds leave out. Edge files (`export --edge`) take strings, not these feeds: skipped."""
     from reviewscore.score.session import exact_int8_wanted, open_session
 
     label = f"{label}, exact int8 mode" if exact_int8_wanted() else label
@@ -73,7 +120,7 @@ def run_files(work: Path, feeds_file: Path, out: Path, label: str, only: list[st
             continue
         session = open_session(file, provider="cpu", threads=2).inner
         inputs = {i.name for i in session.get_inputs()}
-        result = np.empty(shape, dtype=np.float32)
+        result = np.full(shape, np.nan, dtype=np.float32)
         for batch in batches.values():
             feeds = {k: v for k, v in batch.items() if k in inputs}
             result[batch["rows"]] = session.run(["logits"], feeds)[0]
@@ -82,25 +129,36 @@ def run_files(work: Path, feeds_file: Path, out: Path, label: str, only: list[st
         print(f"  {name} (written to {out})", flush=True)
 
 
-def compare(first: Path, second: Path) -> None:
-    """Per file: how far the logits of the two runs are apart, how many labels differ, and
-    each run's agreement with the first run's fp32 labels (fp32 differs between CPU
-    families only by summation order, so the emulated run need not repeat it)."""
+def compare(first: Path, second: Path, parity: Path | None) -> None:
+    """Per file, over the rows both runs scored: how far their logits are apart, how many
+    labels differ, and each run's agreement with reference labels: PyTorch's from a deploy
+    folder's `parity` reference, else the first run's fp32 file's, if it has one (fp32
+    differs between CPU families only by summation order, so the emulated run need not
+    repeat it)."""
     a, b = np.load(first), np.load(second)
     print(f"A = {first.name}: {a['label'].item()}   B = {second.name}: {b['label'].item()}")
-    reference = a[REFERENCE].argmax(1)
-    print(f"{'file':58s} {'max|diff|':>10s} {'labels moved':>13s} {'agree fp32 A / B':>17s}")
+    reference, against = None, ""
+    if parity is not None:
+        reference, against = np.load(parity)["logits"].argmax(1), "PyTorch"
+    elif REFERENCE in a.files:
+        reference, against = a[REFERENCE].argmax(1), "fp32"
+    columns = ("rows", "max|diff|", "labels moved", f"agree {against} A / B")
+    print(f"{'file':58s} {columns[0]:>5s} {columns[1]:>10s} {columns[2]:>13s} {columns[3]:>20s}")
     for name in a.files:
         if name == "label" or name not in b.files:
             continue
-        la, lb = a[name], b[name]
-        moved = float((la.argmax(1) != lb.argmax(1)).mean())
-        agree = [float((x.argmax(1) == reference).mean()) for x in (la, lb)]
-        print(
-            f"{name:58s} {np.abs(la - lb).max():10.2e} {moved:13.2%} "
-            f"{agree[0]:8.2%} / {agree[1]:.2%}"
+        scored = np.isfinite(a[name]).all(1) & np.isfinite(b[name]).all(1)
+        la, lb = a[name][scored].argmax(1), b[name][scored].argmax(1)
+        agree = (
+            ""
+            if reference is None
+            else " / ".join(str(int((x == reference[scored]).sum())) for x in (la, lb))
         )
-    print(f"rows: {len(reference)}")
+        print(
+            f"{name:58s} {int(scored.sum()):5d} "
+            f"{np.abs(a[name][scored] - b[name][scored]).max(initial=0.0):10.2e} "
+            f"{int((la != lb).sum()):13d} {agree:>20s}"
+        )
 
 
 def main() -> None:
@@ -111,8 +169,16 @@ def main() -> None:
     feeds.add_argument("valid", type=Path, help="the run's valid.csv")
     feeds.add_argument("out", type=Path)
     feeds.add_argument("--rows", type=int, default=300)
+    parity = commands.add_parser(
+        "parity-feeds", help="a deploy folder's parity rows near a margin, in verify's batches"
+    )
+    parity.add_argument("deploy", type=Path)
+    parity.add_argument("variant", help="a batch-invariant variant, e.g. int8-static")
+    parity.add_argument("out", type=Path)
+    parity.add_argument("--max-margin", type=float, default=0.25, help="top logit minus next")
+    parity.add_argument("--min-margin", type=float, default=0.0, help="to run ranges in turn")
     run = commands.add_parser("run", help="logits of every file for those feeds")
-    run.add_argument("work", type=Path)
+    run.add_argument("work", type=Path, help="export_variants.py's folder or a deploy folder")
     run.add_argument("feeds", type=Path)
     run.add_argument("out", type=Path)
     run.add_argument("--label", default="native", help="what ran it")
@@ -120,13 +186,17 @@ def main() -> None:
     pair = commands.add_parser("compare", help="two runs' logits side by side")
     pair.add_argument("first", type=Path)
     pair.add_argument("second", type=Path)
+    pair.add_argument("--parity", type=Path, help="a deploy folder's parity_reference.npz")
     args = parser.parse_args()
     if args.command == "feeds":
         write_feeds(args.work, args.valid, args.rows, args.out)
+    elif args.command == "parity-feeds":
+        margins = (args.min_margin, args.max_margin)
+        write_parity_feeds(args.deploy, args.variant, margins, args.out)
     elif args.command == "run":
         run_files(args.work, args.feeds, args.out, args.label, args.only)
     else:
-        compare(args.first, args.second)
+        compare(args.first, args.second, args.parity)
 
 
 if __name__ == "__main__":
