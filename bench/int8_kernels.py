@@ -85,11 +85,12 @@ def write_parity_feeds(deploy: Path, variant: str, margins: tuple[float, float],
     reference = read_reference(deploy / manifest.parity_reference, len(manifest.labels))
     classifier = DeployedClassifier.open(deploy, variant, threads=2)
     encoded = classifier.encode(reference.texts)
-    ranked = np.sort(classifier.logits_encoded(encoded, LARGE_BATCH_TOKENS), axis=1)
+    batches = list(plan_batches(encoded.lengths, LARGE_BATCH_TOKENS))  # verify's
+    ranked = np.sort(classifier.logits_encoded(encoded, batches=batches), axis=1)
     margin = ranked[:, -1] - ranked[:, -2]
     selected = (margin >= margins[0]) & (margin < margins[1])
     arrays = {}
-    for i, rows in enumerate(plan_batches(encoded.lengths, LARGE_BATCH_TOKENS)):
+    for i, rows in enumerate(batches):
         keep = selected[rows]
         if keep.any():
             arrays[f"{i}/rows"] = rows[keep]
@@ -176,7 +177,7 @@ def main() -> None:
     parity.add_argument("variant", help="a batch-invariant variant, e.g. int8-static")
     parity.add_argument("out", type=Path)
     parity.add_argument("--max-margin", type=float, default=0.25, help="top logit minus next")
-    parity.add_argument("--min-margin", type=float, default=0.0, help="to run ranges in turn")
+    parity.add_argument("--min-margin", type=float, default=0.0, help="to split rows in ranges")
     run = commands.add_parser("run", help="logits of every file for those feeds")
     run.add_argument("work", type=Path, help="export_variants.py's folder or a deploy folder")
     run.add_argument("feeds", type=Path)
