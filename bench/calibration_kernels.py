@@ -23,8 +23,12 @@ rows' extremes give the batches' to the bit (the fp32 graph is row-wise), and ke
 tensor, a row for every distinct value within `--tol` (relative) of its min or max, grouped
 by batch into chunks. `run`, under the emulator, measures the chunks' min and max of every
 tensor. `quantize` compares them with the native ones and quantises with the emulated
-ranges: a row left out is further than `--tol` from every extreme natively, so it cannot
-set one unless the emulated kernels move it by more than that.
+ranges. A row left out is further than `--tol` from every extreme natively; it lists the
+left-out rows that lie within twice the largest shift emulation gave any value of an
+emulated extreme that sets a scale of the file (such a row could have set it) and, apart,
+the extremes some left-out row ties with exactly (on MiniLM only in the embeddings and layer
+0 before attention, where a tie is the same token at the same position: the row that ran
+stands for the others).
 """
 
 from __future__ import annotations
@@ -175,6 +179,9 @@ def select(raw: Path, deploy: Path, out: Path, tol: float) -> None:
                 arrays[f"{index}/{k}"] = v[picked[start : start + CHUNK_ROWS]]
             index += 1
     np.savez(out / "chunks.npz", **arrays)
+    left_out = np.array([i not in chosen for i in range(len(rows))])
+    table = np.array([[row[2][name].item() for name in names] for row in rows])
+    np.savez(out / "rows.npz", names=np.array(names), values=table, left_out=left_out)
     (out / "sources.json").write_text(json.dumps({"raw": str(raw), "deploy": str(deploy)}))
     tokens = sum(v.size for k, v in arrays.items() if k.endswith("/input_ids"))
     print(
@@ -228,21 +235,86 @@ def quantize(out: Path) -> None:
         f"chunk min/max values: {len(differ)} of {len(native.files)} differ, "
         f"largest relative difference {worst:.2e}"
     )
-    for label, values in (("native", native), ("emulated", emulated)):
-        ranges: dict[str, np.ndarray] = {}
-        for key in values:
-            name = key.split("/", 1)[1]
-            pick = np.minimum if name.endswith("Min") else np.maximum
-            ranges[name] = pick(ranges[name], values[key]) if name in ranges else values[key]
+    extremes = {
+        label: _extremes(values) for label, values in (("native", native), ("emulated", emulated))
+    }
+    scaled = _scaled_tensors(deploy / "model.int8-static.onnx")
+    _left_out_margins(out, extremes["emulated"], scaled, worst)
+    for label, ranges in extremes.items():
         dst = out / f"int8-static.{label}.onnx"
         _calibrate(
             deploy, raw, dst, lambda calibrator, reader, r=ranges: _set_ranges(calibrator, [r])
         )
-        same = _sha256(dst) == _sha256(deploy / "model.int8-static.onnx")
+        changed = _changed_initializers(deploy / "model.int8-static.onnx", dst)
         print(
             f"ranges from the {label} chunks: {dst.name} is "
-            f"{'identical to' if same else 'DIFFERENT from'} the deploy folder's int8-static"
+            + (
+                "identical to the deploy folder's int8-static"
+                if _sha256(dst) == _sha256(deploy / "model.int8-static.onnx")
+                else f"DIFFERENT from the deploy folder's int8-static: {len(changed)} initializers "
+                f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''})"
+            )
         )
+
+
+def _extremes(values: Any) -> dict[str, np.ndarray]:
+    """Per augmented output, the min (or max) over the chunks."""
+    ranges: dict[str, np.ndarray] = {}
+    for key in values:
+        name = key.split("/", 1)[1]
+        pick = np.minimum if name.endswith("Min") else np.maximum
+        ranges[name] = pick(ranges[name], values[key]) if name in ranges else values[key]
+    return ranges
+
+
+def _scaled_tensors(path: Path) -> set[str]:
+    """The tensors whose range sets a scale of the int8-static file (a range measured for a
+    tensor onnxruntime then leaves unquantised, e.g. a MatMul kept fp32, changes nothing)."""
+    import onnx
+
+    names = {t.name for t in onnx.load(str(path), load_external_data=False).graph.initializer}
+    return {n.removesuffix("_scale") for n in names if n.endswith("_scale")}
+
+
+def _left_out_margins(
+    out: Path, extremes: dict[str, np.ndarray], scaled: set[str], shift: float
+) -> None:
+    """How far, natively, the best row left out lies from each emulated extreme that sets a
+    scale, against the largest relative shift emulation gave a value: a row closer than
+    twice that could have set the emulated extreme. Exact ties are listed apart (see the
+    module's docstring)."""
+    stored = np.load(out / "rows.npz")
+    names, values, left_out = list(stored["names"]), stored["values"], stored["left_out"]
+    close, ties = [], []
+    for column, name in enumerate(names):
+        if name.rpartition("_")[0] not in scaled:
+            continue
+        extreme = extremes[name].item()
+        others = values[left_out, column]
+        best = others.min() if name.endswith("Min") else others.max()
+        gap = (best - extreme if name.endswith("Min") else extreme - best) / abs(extreme)
+        if gap == 0:
+            ties.append(name)
+        elif gap < 2 * shift:
+            close.append(f"{name} ({gap:.1e})")
+    print(
+        f"left-out rows within twice that of an emulated extreme that sets a scale: "
+        f"{len(close)}{': ' + ', '.join(close) if close else ''}; tied with one: {len(ties)}"
+        f"{' (' + ', '.join(ties) + ')' if ties else ''}"
+    )
+
+
+def _changed_initializers(first: Path, second: Path) -> list[str]:
+    import onnx
+    from onnx import numpy_helper
+
+    a, b = (
+        {t.name: numpy_helper.to_array(t) for t in onnx.load(str(p)).graph.initializer}
+        for p in (first, second)
+    )
+    return sorted(
+        n for n in a.keys() | b.keys() if n not in a or n not in b or not np.array_equal(a[n], b[n])
+    )
 
 
 def main() -> None:
