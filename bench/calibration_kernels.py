@@ -185,7 +185,8 @@ def select(raw: Path, deploy: Path, out: Path, tol: float) -> None:
     (out / "sources.json").write_text(json.dumps({"raw": str(raw), "deploy": str(deploy)}))
     tokens = sum(v.size for k, v in arrays.items() if k.endswith("/input_ids"))
     print(
-        f"{len(names)} tensors, {len(groups)} values within {tol:g} of an extreme: "
+        f"{len(names) // 2} tensors, {len(groups)} distinct values within {tol:g} of a min "
+        f"or max: "
         f"{len(chosen)} of {len(rows)} rows cover them, {tokens} tokens"
     )
     run(out, 0, 1, out / "native.npz")
