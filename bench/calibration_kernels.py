@@ -34,7 +34,6 @@ stands for the others).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import json
 import shutil
@@ -46,16 +45,14 @@ from typing import Any
 
 import numpy as np
 
+from reviewscore.deploy_folder import sha256_file
+
 CHUNK_ROWS = 8  # rows of one batch run together; emulation costs per op as well as per token
 
 
 def _reduced(names: list[str]) -> list[str]:
     """The augmented graph's outputs that hold one tensor's min or max."""
     return [n for n in names if n.endswith(("_ReduceMin", "_ReduceMax"))]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _calibrate(deploy: Path, raw: Path, dst: Path, collect: Callable[[Any, Any], None]) -> None:
@@ -140,7 +137,9 @@ def select(raw: Path, deploy: Path, out: Path, tol: float) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         _calibrate(deploy, raw, Path(tmp) / "int8-static.onnx", collect)
-        same = _sha256(Path(tmp) / "int8-static.onnx") == _sha256(deploy / "model.int8-static.onnx")
+        same = sha256_file(Path(tmp) / "int8-static.onnx") == sha256_file(
+            deploy / "model.int8-static.onnx"
+        )
     print(
         f"native calibration: {len(batches)} batches; the deploy folder's file: "
         f"{'identical' if same else 'DIFFERENT'}"
@@ -251,7 +250,7 @@ def quantize(out: Path) -> None:
             f"ranges from the {label} chunks: {dst.name} is "
             + (
                 "identical to the deploy folder's int8-static"
-                if _sha256(dst) == _sha256(deploy / "model.int8-static.onnx")
+                if sha256_file(dst) == sha256_file(deploy / "model.int8-static.onnx")
                 else f"DIFFERENT from the deploy folder's int8-static: {len(changed)} initializers "
                 f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''})"
             )
