@@ -240,21 +240,22 @@ def quantize(out: Path) -> None:
     }
     scaled = _scaled_tensors(deploy / "model.int8-static.onnx")
     _left_out_margins(out, extremes["emulated"], scaled, worst)
+    exported = deploy / "model.int8-static.onnx"
+    exported_sha = sha256_file(exported)
     for label, ranges in extremes.items():
         dst = out / f"int8-static.{label}.onnx"
         _calibrate(
             deploy, raw, dst, lambda calibrator, reader, r=ranges: _set_ranges(calibrator, [r])
         )
-        changed = _changed_initializers(deploy / "model.int8-static.onnx", dst)
-        print(
-            f"ranges from the {label} chunks: {dst.name} is "
-            + (
-                "identical to the deploy folder's int8-static"
-                if sha256_file(dst) == sha256_file(deploy / "model.int8-static.onnx")
-                else f"DIFFERENT from the deploy folder's int8-static: {len(changed)} initializers "
+        if sha256_file(dst) == exported_sha:
+            verdict = "identical to the deploy folder's int8-static"
+        else:
+            changed = _changed_initializers(exported, dst)
+            verdict = (
+                f"DIFFERENT from the deploy folder's int8-static: {len(changed)} initializers "
                 f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''})"
             )
-        )
+        print(f"ranges from the {label} chunks: {dst.name} is {verdict}")
 
 
 def _extremes(values: Any) -> dict[str, np.ndarray]:
