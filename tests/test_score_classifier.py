@@ -66,3 +66,29 @@ def test_unknown_variant_and_too_long_max_length(exported):
         DeployedClassifier.open(deploy, "int4")
     with pytest.raises(FolderError, match="exceeds the model's max length 24"):
         DeployedClassifier.open(deploy, max_length=64)
+
+
+@pytest.mark.parametrize(
+    ("texts", "index", "problem"),
+    [
+        (["good", "bad \ud800 film"], 1, "cannot be encoded as UTF-8: character 5 is '\\ud800'"),
+        (["\udfff"], 0, "a lone surrogate"),
+        (["good", None], 1, "is not a string but NoneType"),
+    ],
+)
+def test_a_text_the_tokenizer_cannot_take_is_a_value_error_naming_its_index(
+    exported, texts, index, problem
+):
+    """Every entry point (score, serve, Ray, Python) encodes here: the tokenizer's own
+    TypeError named neither the text nor the problem, and became a 500 in the server."""
+    from reviewscore.errors import ReviewscoreError, TextError
+
+    classifier = DeployedClassifier.open(exported("bert").deploy, threads=1)
+    with pytest.raises(TextError) as refused:
+        classifier.predict(texts)
+    assert isinstance(refused.value, ValueError) and isinstance(refused.value, ReviewscoreError)
+    assert refused.value.index == index
+    assert str(refused.value).startswith(f"texts[{index}] ")
+    assert problem in str(refused.value)
+    # text outside the Basic Multilingual Plane (a real pair, not a lone half) still scores
+    assert classifier.predict(["good", "\U0001f600 fine"]).shape == (2,)

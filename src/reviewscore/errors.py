@@ -39,6 +39,22 @@ def _rebuild_data_error(
     return DataError(source, detail, line=line, column=column)
 
 
+class TextError(ReviewscoreError, ValueError):
+    """A text the model cannot take: not a string, or one UTF-8 cannot encode (a lone
+    surrogate such as "\\ud800", which JSON's "\\ud800" escape and Python strings allow).
+    `index` is its position in the list given, so each caller can name it its own way
+    (serve: texts[i]; score: the file's line)."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        self.index = index
+        self.problem = problem
+        super().__init__(f"texts[{index}] {problem}")
+
+    def __reduce__(self):
+        """Rebuilt from its own arguments (Ray pickles errors raised in its tasks)."""
+        return type(self), (self.index, self.problem)
+
+
 class UsageError(ReviewscoreError):
     """Options that do not go together. Raised where the policy lives (an engine's
     options), shown by the CLI as a usage error: exit code 2, as click's own."""

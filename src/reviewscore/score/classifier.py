@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from reviewscore.deploy_folder import TEXT_INPUTS, Manifest, Variant, load_manifest
-from reviewscore.errors import FolderError
+from reviewscore.errors import FolderError, TextError
 from reviewscore.padding import Ragged, pad_batch
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.session import Session, open_session
@@ -78,6 +78,22 @@ def _check_outputs(model_file: Path, manifest: Manifest, session: Session) -> No
             f"{model_file}: the model scores {width} classes but the manifest lists "
             f"{len(manifest.labels)} labels; re-export the folder"
         )
+
+
+def unencodable_text(texts: list[str]) -> None:
+    """Raise a TextError for the first text the tokenizer cannot take, if there is one."""
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TextError(index, f"is not a string but {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise TextError(
+                index,
+                f"cannot be encoded as UTF-8: character {exc.start + 1} is "
+                f"{text[exc.start]!r}, a lone surrogate (half of a UTF-16 pair); send "
+                "valid Unicode text",
+            ) from None
 
 
 class DeployedClassifier:
@@ -147,8 +163,16 @@ class DeployedClassifier:
         return self.session.provider
 
     def encode(self, texts: list[str]) -> Encoded:
-        """Batch-encode with the Rust tokenizer (releases the GIL: can overlap inference)."""
-        encodings = self.tokenizer.encode_batch(texts)
+        """Batch-encode with the Rust tokenizer (releases the GIL: can overlap inference).
+
+        A text that is not a string, or that UTF-8 cannot encode (a lone surrogate), is a
+        TextError naming its index: the tokenizer's own TypeError names neither the text
+        nor the problem, and every entry point (score, serve, Ray, Python) reaches it here."""
+        try:
+            encodings = self.tokenizer.encode_batch(texts)
+        except Exception:
+            unencodable_text(texts)  # raises the TextError when one is the cause
+            raise
         ids = Ragged.from_lists([e.ids for e in encodings])
         if "token_type_ids" not in self.input_names:
             return Encoded(ids, None)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from reviewscore.cpu_features import local_cpu
 from reviewscore.data import Columns, LabelMode, ReviewRows, iter_review_chunks
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
-from reviewscore.errors import DataError, UsageError
+from reviewscore.errors import DataError, TextError, UsageError
 from reviewscore.files import atomic_path
 from reviewscore.metrics import classification_metrics
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
@@ -97,6 +97,17 @@ def _open_output(stack: ExitStack, output: str | None) -> IO[str]:
     return stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
 
 
+def _encode(classifier: DeployedClassifier, chunk: ReviewRows, column: str) -> Encoded:
+    """The chunk's texts encoded; a text the model cannot take is named by file and line.
+    (The reader decodes strict UTF-8, so a lone surrogate cannot come from a file; the
+    check holds whatever reader feeds it.)"""
+    try:
+        return classifier.encode(chunk.texts)
+    except TextError as exc:
+        line = chunk.lines[exc.index]
+        raise DataError(chunk.source, f"the text {exc.problem}", line=line, column=column) from None
+
+
 def score_files(
     classifier: DeployedClassifier,
     inputs: list[str],
@@ -138,7 +149,7 @@ def score_files(
                         f"--format kaggle needs the id column {options.columns.id!r}",
                         line=1,
                     )
-                yield chunk, classifier.encode(chunk.texts)
+                yield chunk, _encode(classifier, chunk, options.columns.text)
 
     started = time.perf_counter()
     with output_errors(output), ExitStack() as stack:

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reviewscore.errors import TextError
 from reviewscore.score.classifier import DeployedClassifier, softmax
 from reviewscore.serve.auth import authorized
 from reviewscore.serve.batcher import MicroBatcher, QueueFull
@@ -85,10 +86,13 @@ async def score(request: Request) -> Response:
         return error(exc.status, exc.message)
     request.state.rows = len(parsed.texts)
     classifier = state.classifier
-    if sum(map(len, parsed.texts)) <= INLINE_TOKENISE_CHARS:
-        encoded = classifier.encode(parsed.texts)
-    else:
-        encoded = await run_in_threadpool(classifier.encode, parsed.texts)
+    try:
+        if sum(map(len, parsed.texts)) <= INLINE_TOKENISE_CHARS:
+            encoded = classifier.encode(parsed.texts)
+        else:
+            encoded = await run_in_threadpool(classifier.encode, parsed.texts)
+    except TextError as exc:  # a lone surrogate: JSON's "\ud800" escape decodes to one
+        return error(422, str(exc))
     try:
         logits = await state.batcher.submit(encoded)
     except QueueFull:
