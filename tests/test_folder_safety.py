@@ -230,6 +230,11 @@ def test_train_overwrite_replaces_an_earlier_run_only_once_it_has_saved(
         assert mode(path) == 0o755, path
     for path in (run / "run.json", run / "history.json", run / "metrics.json", run / "valid.csv"):
         assert mode(path) == 0o644, path
+    # transformers writes model.safetensors through a private (0600) temporary file
+    assert {p.name: mode(p) for p in (run / "model").iterdir()} == dict.fromkeys(
+        [p.name for p in (run / "model").iterdir()], 0o644
+    )
+    assert (run / "model" / "model.safetensors").is_file()
 
     (run / "stray.txt").write_text("x\n")
     args = train_args(root, root / "data/data.tsv", run, "--overwrite")

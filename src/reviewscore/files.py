@@ -31,6 +31,17 @@ def current_umask() -> int:
     return mask
 
 
+def follow_umask(folder: Path) -> None:
+    """Give the files directly in `folder` a new file's mode under the umask: a library
+    that writes through a private temporary file (transformers' save_pretrained writes
+    model.safetensors 0600) would otherwise leave a run unreadable to the service account
+    that exports or scores it."""
+    mode = 0o666 & ~current_umask()
+    for entry in folder.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.chmod(mode)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it into place only if the block succeeds.

@@ -13,7 +13,7 @@ import shutil
 from typing import Any
 
 from reviewscore.errors import FolderError
-from reviewscore.files import move_into_place, write_json
+from reviewscore.files import follow_umask, move_into_place, write_json
 from reviewscore.run_folder import RunFolder, RunInfo
 
 
@@ -30,6 +30,7 @@ def save_stage(
         shutil.rmtree(staging)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    follow_umask(staging)
     run.mark_stage(staging, info.stages_completed)
     write_json(run.history_path, history)
     run.write_info(info)
