@@ -259,3 +259,55 @@ def test_teacher_logits_match_the_teachers_own_predictions(teacher):
     got = teacher_logits(t, texts, pick_precision("cpu"), echo=lambda _: None)
     encoded = encode(texts, None, t.tokenizer, t.info.max_length)
     np.testing.assert_allclose(got, predict_logits(t.model, encoded), atol=1e-6)
+
+
+def test_out_inside_the_teacher_run_folder_is_refused(teacher, tmp_path, monkeypatch, capsys):
+    """Not only TEACHER/model: the whole run folder is an input (its valid.csv, run.json)."""
+    _, run, _ = teacher
+    other, tokenizer = make_model("bert", seed=5)
+    other.save_pretrained(tmp_path / "other")
+    tokenizer.save_pretrained(tmp_path / "other")
+    capsys.readouterr()  # transformers' progress bar
+    before = sorted(p.name for p in run.iterdir())
+    for how in (["--layers", "1"], ["--student", tmp_path / "other"]):
+        args = distill_args(teacher, run / "sub", *how)
+        code, stdout, err = reviewscore(monkeypatch, capsys, *args)
+        assert code == 1, err
+        assert f"lies inside the input {run}" in err and len(err.strip().splitlines()) == 1
+        assert "logits for" not in stdout
+    assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_train_out_inside_the_run_folder_of_its_model_is_refused(
+    teacher, tmp_path, monkeypatch, capsys
+):
+    _, run, data = teacher
+    args = ("train", "--data", data, "--model", run / "model", "--out", run / "sub")
+    code, _, err = reviewscore(monkeypatch, capsys, *args)
+    assert code == 1 and f"lies inside the input {run}" in err, err
+    assert not (run / "sub").exists()
+
+
+def test_an_unknown_student_fails_before_any_work_in_one_line(
+    teacher, tmp_path, monkeypatch, capsys
+):
+    """HF_HUB_OFFLINE is set for the tests (conftest): the name is no folder, no packaged
+    model and not cached, so nothing can load it; it used to fail only after the teacher's
+    logits, with the hub's retries and a two-line message."""
+    args = distill_args(teacher, tmp_path / "s", "--student", "no-such-model-anywhere")
+    code, stdout, err = reviewscore(monkeypatch, capsys, *args)
+    assert code == 1
+    assert err.strip() == (
+        "error: model 'no-such-model-anywhere': no such local folder, not a packaged model "
+        "(minilm, mpnet), not in the hub cache, and the hub is off (HF_HUB_OFFLINE)"
+    )
+    assert stdout == "" and not (tmp_path / "s").exists()
+
+
+def test_a_missing_teacher_folder_is_a_usage_error_as_for_verify_and_serve(
+    teacher, tmp_path, monkeypatch, capsys
+):
+    args = distill_args(teacher, tmp_path / "s", "--layers", "1")
+    args = (args[0], tmp_path / "nowhere", *args[2:])
+    code, _, err = reviewscore(monkeypatch, capsys, *args)
+    assert code == 2 and "does not exist" in err, err

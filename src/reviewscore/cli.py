@@ -163,7 +163,7 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
 
 
 @cli.command("distill")
-@click.argument("teacher", type=click.Path(path_type=Path))
+@click.argument("teacher", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--data", required=True, help="Labelled TSV/CSV file, plain or gzip.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Student run folder.")
 @click.option("--layers", type=int, help="Student = the teacher with N of its layers kept.")

@@ -24,7 +24,7 @@ from reviewscore.run_folder import RunFolder
 from reviewscore.train.config import TrainConfig
 from reviewscore.train.data_prep import TrainData, check_classes
 from reviewscore.train.loop import Start, load_data, open_run, print_to_stderr, train
-from reviewscore.train.model_load import load_model
+from reviewscore.train.model_load import load_model, resolve_model
 from reviewscore.train.precision import pick_precision
 
 
@@ -41,6 +41,8 @@ def distill(
     """Distill `options.teacher` into a new run folder `out` (config: the student's
     training settings, `model` and `max_length` taken from the teacher with --layers)."""
     options.check()
+    if options.student is not None:  # a name that cannot load fails now, not after the teacher
+        resolve_model(options.student)
     teacher = open_teacher(options.teacher)
     keep = None
     if options.layers is not None:
@@ -52,7 +54,9 @@ def distill(
         )
     else:
         config = dataclasses.replace(config, model=options.student)
-    open_run(Path(out), config, resume=False, overwrite=overwrite)  # refuse a bad --out now
+    # refuse a bad --out now: never inside the teacher's run folder (nor data, nor student)
+    inputs = (teacher.run.path,)
+    open_run(Path(out), config, resume=False, overwrite=overwrite, inputs=inputs)
 
     columns = Columns(**config.columns)
     data = without_groups(load_data(config, columns), validation_groups(teacher, columns), notice)
@@ -86,6 +90,7 @@ def distill(
         targets=targets,
         loss_fn=make_loss_fn(options.temperature, options.alpha),
         distillation=record(teacher, options, keep, teacher_seconds),
+        inputs=inputs,
     )
     return train(
         config, out, overwrite=overwrite, device=device, echo=echo, notice=notice, start=start

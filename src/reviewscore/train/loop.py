@@ -61,6 +61,9 @@ class Start:
     targets: np.ndarray
     loss_fn: LossFn
     distillation: dict[str, Any]
+    # Folders read beside the config's data and model (the teacher's run folder): the new
+    # run folder may neither hold nor lie inside them.
+    inputs: tuple[Path, ...] = ()
 
 
 def epoch_chunks(stage_steps: int, steps_per_epoch: int) -> list[int]:
@@ -69,8 +72,16 @@ def epoch_chunks(stage_steps: int, steps_per_epoch: int) -> list[int]:
     return [steps_per_epoch] * full + ([rest] if rest else [])
 
 
-def open_run(out: Path, config: TrainConfig | None, *, resume: bool, overwrite: bool):
-    """(run folder, config, info or None, history). Resume takes the config run.json saved."""
+def open_run(
+    out: Path,
+    config: TrainConfig | None,
+    *,
+    resume: bool,
+    overwrite: bool,
+    inputs: tuple[Path, ...] = (),
+):
+    """(run folder, config, info or None, history). Resume takes the config run.json saved.
+    `inputs`: folders read beside the config's data and model (see `run_inputs`)."""
     run = RunFolder(out)
     if resume:
         if not run.info_path.is_file():
@@ -92,7 +103,7 @@ def open_run(out: Path, config: TrainConfig | None, *, resume: bool, overwrite: 
         history["steps"] = [s for s in history["steps"] if s["stage"] < done]
         return run, saved, info, history
     assert config is not None
-    check_replaceable(out, "run folder", is_run_folder, run_inputs(config))
+    check_replaceable(out, "run folder", is_run_folder, run_inputs(config, inputs))
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FolderError(
             f"{out} already exists; pass --resume to continue it or --overwrite to replace it"
@@ -100,10 +111,17 @@ def open_run(out: Path, config: TrainConfig | None, *, resume: bool, overwrite: 
     return run, config, None, {"epochs": [], "steps": []}
 
 
-def run_inputs(config: TrainConfig) -> list[Path]:
-    """What a new run reads from disk (the data, a local base model): its run folder may
-    neither hold nor lie inside them."""
-    return [Path(p) for p in (config.data, config.model) if p and Path(p).exists()]
+def run_inputs(config: TrainConfig, more: tuple[Path, ...] = ()) -> list[Path]:
+    """What a new run reads from disk (the data, a local base model, `more`): its run
+    folder may neither hold nor lie inside them. A model saved in a run folder (RUN/model,
+    a teacher's or an earlier run's) stands for the whole run folder: RUN/sub would lie
+    inside an input as surely as RUN/model/sub."""
+    found = [Path(p) for p in (config.data, config.model) if p and Path(p).exists()]
+    return [_enclosing_run(path) for path in (*found, *more)]
+
+
+def _enclosing_run(path: Path) -> Path:
+    return path.parent if path.name == "model" and is_run_folder(path.parent) else path
 
 
 def print_to_stderr(line: str) -> None:
@@ -147,7 +165,10 @@ def train(
     `start` (new runs only) supplies the data, model and loss instead of the config."""
     assert start is None or not resume, "a given start is for new runs only"
     # 1. The run folder, and the config it runs with.
-    run, config, info, history = open_run(Path(out), config, resume=resume, overwrite=overwrite)
+    inputs = start.inputs if start else ()
+    run, config, info, history = open_run(
+        Path(out), config, resume=resume, overwrite=overwrite, inputs=inputs
+    )
     if info is not None and info.stages_completed == config.stages:
         echo(f"{run.path}: all {config.stages} stages are already complete; nothing to resume")
         return run
@@ -184,7 +205,8 @@ def train(
         )
         # Built beside and swapped in once data and model loaded and stage 0 is saved: until
         # then, the folder --overwrite replaces is left as it was.
-        with replace_folder(run.path, "run folder", is_run_folder, run_inputs(config)) as new:
+        inputs = run_inputs(config, start.inputs if start else ())
+        with replace_folder(run.path, "run folder", is_run_folder, inputs) as new:
             write_reviews_csv(RunFolder(new).valid_path, data.valid, columns)
             save_stage(RunFolder(new), model, tokenizer, info, history)
     elif read_reviews(str(run.valid_path), columns).ids != data.valid.ids:

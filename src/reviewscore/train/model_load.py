@@ -7,6 +7,7 @@ default works offline; `mpnet` is all-mpnet-base-v2, offline from five PyPI part
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,9 +38,40 @@ def resolve_model(spec: str) -> str:
 
         return mpnet_path()
     path = Path(spec)
-    if path.exists() and not (path / "config.json").is_file():
-        raise ReviewscoreError(f"--model {spec}: folder has no config.json (not a saved model)")
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ReviewscoreError(f"--model {spec}: folder has no config.json (not a saved model)")
+        return spec
+    if hub_offline() and not _in_hub_cache(spec):
+        raise ReviewscoreError(
+            f"model {spec!r}: no such local folder, not a packaged model ({MINILM}, {MPNET}), "
+            "not in the hub cache, and the hub is off (HF_HUB_OFFLINE)"
+        )
     return spec
+
+
+def hub_offline() -> bool:
+    """Whether the hub may not be asked (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE): a name
+    that is neither a folder nor packaged nor cached then fails at once, in one line,
+    instead of after the work before the model loads and transformers' retries."""
+    from huggingface_hub import constants
+
+    transformers_off = os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in (
+        "1",
+        "ON",
+        "YES",
+        "TRUE",
+    )
+    return bool(constants.HF_HUB_OFFLINE) or transformers_off
+
+
+def _in_hub_cache(spec: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(spec, "config.json"), str)
+    except ValueError:  # not a valid repo id ("a/b/c", "../x"): not in any cache
+        return False
 
 
 def load_model(spec: str) -> tuple[Any, Any]:
