@@ -232,6 +232,26 @@ def test_output_never_overwrites_an_input(tmp_path, classifier):
     assert source.read_bytes() == before
 
 
+def test_output_never_lies_inside_the_deploy_folder(tmp_path, classifier):
+    source = rows_file(tmp_path / "in.tsv", 5)
+    inside = classifier.deploy_dir / "scored.csv"
+    with pytest.raises(ReviewscoreError, match="lies inside the input folder"):
+        score_files(classifier, [str(source)], str(inside), ScoreOptions())
+    assert not inside.exists()
+
+
+def test_a_text_the_tokenizer_cannot_take_is_named_by_file_and_line(tmp_path, classifier):
+    """The reader decodes strict UTF-8, so no file yields a lone surrogate; a reader that
+    did (stdin decoded leniently, a future format) is still stopped at the line."""
+    from reviewscore.data import ReviewRows
+    from reviewscore.score.pipeline import _encode
+
+    rows = ReviewRows("in.tsv", ["1", "2"], ["good", "bad \ud800"], [2, 3])
+    with pytest.raises(DataError) as refused:
+        _encode(classifier, rows, "Phrase")
+    assert str(refused.value).startswith("in.tsv, line 3, column Phrase: the text cannot be")
+
+
 def test_kaggle_needs_an_id_column(tmp_path, classifier):
     source = tmp_path / "noid.tsv"
     source.write_text("Phrase\ngood\n")

@@ -25,11 +25,19 @@ def resolve_inputs(patterns: list[str]) -> list[str]:
     return paths
 
 
-def check_output_is_not_an_input(output: str | None, inputs: list[str]) -> None:
-    """Scoring writes a new file; it must never replace the data it reads."""
+def check_output_is_not_an_input(
+    output: str | None, inputs: list[str], folders: tuple[Path, ...] = ()
+) -> None:
+    """Scoring writes a new file; it must never replace the data it reads, nor lie inside a
+    folder it reads (the deploy folder: a file added there is no part of its manifest)."""
     if output in (None, "-"):
         return
     target = Path(output).resolve()
     for path in inputs:
         if path != "-" and Path(path).resolve() == target:
             raise ReviewscoreError(f"output {output} is also an input; choose another -o path")
+    for folder in folders:
+        if target.is_relative_to(Path(folder).resolve()):
+            raise ReviewscoreError(
+                f"output {output} lies inside the input folder {folder}; choose another -o path"
+            )

@@ -119,7 +119,7 @@ def score_files(
     """Score every row of every input, in order, into `output` (a path, or None/'-' for
     stdout). A path appears only when every row has been written (atomic rename)."""
     check_output_path(output)
-    check_output_is_not_an_input(output, inputs)
+    check_output_is_not_an_input(output, inputs, (classifier.deploy_dir,))
     summary = ScoreSummary.for_variant(
         classifier.manifest,
         classifier.variant_name,
