@@ -804,6 +804,12 @@ def _score_on_ray(values: dict[str, Any]) -> None:
     show_default=True,
     help="--no-batching: one session run per request (the baseline for comparisons).",
 )
+@click.option(
+    "--serve-unverified",
+    is_flag=True,
+    help="Score even when the model fails its parity re-check on this CPU (logged as an "
+    "ERROR, shown by /readyz). Without it, such a server answers /v1/score with 503.",
+)
 def serve_command(
     deploy_dir: Path,
     host: str,
@@ -818,6 +824,7 @@ def serve_command(
     max_body_bytes: int,
     api_key_file: Path | None,
     batching: bool,
+    serve_unverified: bool,
 ) -> None:
     """Serve DEPLOY_DIR over HTTP: POST /v1/score, GET /v1/model, /healthz, /readyz, /metrics.
 
@@ -840,6 +847,7 @@ def serve_command(
         max_request_texts,
         max_text_chars,
         api_key_file,
+        serve_unverified,
     )
     serve(deploy_dir, options)
 

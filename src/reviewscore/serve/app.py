@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reviewscore.errors import TextError
 from reviewscore.score.classifier import DeployedClassifier, softmax
 from reviewscore.serve.auth import authorized
-from reviewscore.serve.batcher import MicroBatcher, QueueFull
+from reviewscore.serve.batcher import MicroBatcher, ModelRefused, QueueFull
 from reviewscore.serve.limits import Limits, RequestError, parse_score_request
 from reviewscore.serve.metrics import ServeMetrics
 
@@ -95,6 +95,8 @@ async def score(request: Request) -> Response:
         return error(422, str(exc))
     try:
         logits = await state.batcher.submit(encoded)
+    except ModelRefused as exc:
+        return error(503, str(exc))
     except QueueFull:
         return error(
             503,

@@ -40,6 +40,11 @@ class QueueFull(Exception):
     """The request would take the queue past `max_queue_rows` texts: retry later."""
 
 
+class ModelRefused(Exception):
+    """Score requests are refused: the model failed its parity re-check (or cannot run);
+    the message says why."""
+
+
 @dataclass(frozen=True)
 class BatchSettings:
     # Tokens (before padding) of one micro-batch; each session run stays within it padded.
@@ -155,6 +160,9 @@ class MicroBatcher:
 
     async def submit(self, encoded: Encoded) -> np.ndarray:
         """The logits of `encoded`'s rows, in order, once a micro-batch has scored them."""
+        refusal = self.readiness.refusal
+        if refusal is not None:
+            raise ModelRefused(refusal)
         rows = len(encoded)
         if self._stopping or self._queued_rows + rows > self.settings.max_queue_rows:
             self.metrics.rejected.inc()
@@ -181,15 +189,32 @@ class MicroBatcher:
             )
             log.info("a session run costs as much as %.0f tokens", self.run_overhead_tokens)
             await loop.run_in_executor(self._executor, self.readiness.prepare, self.classifier)
-        except Exception as exc:  # a model that cannot run: /readyz says so, requests get 500
+        except Exception as exc:  # a model that cannot run: /readyz says so, requests get 503
             log.exception("warm-up failed")
             self.readiness.failure = f"warm-up failed: {exc}"
+        self._log_parity()
         while self._queue or not self._stopping:
             if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             await self._score(await self._collect())
+
+    def _log_parity(self) -> None:
+        parity = self.readiness.parity
+        if parity is None or not parity.blocks_readiness:
+            return
+        if self.readiness.serve_unverified:
+            log.error(
+                "parity re-check FAILED on this CPU: %s; serving anyway (--serve-unverified)",
+                parity.detail,
+            )
+        else:
+            log.error(
+                "parity re-check FAILED on this CPU: %s; /v1/score answers 503 "
+                "(start with --serve-unverified to serve this model anyway)",
+                parity.detail,
+            )
 
     async def _collect(self) -> list[_Pending]:
         """Take requests from the queue until their tokens fill the budget or the oldest taken
@@ -220,6 +245,14 @@ class MicroBatcher:
     async def _score(self, batch: list[_Pending]) -> None:
         """One call to the scorer's batched path for the whole micro-batch, then each request
         its own slice of the logits."""
+        refusal = self.readiness.refusal  # requests queued before the re-check ended
+        if refusal is not None:
+            self._queued_rows -= sum(len(pending.encoded) for pending in batch)
+            self.metrics.queue_rows.set(self._queued_rows)
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(ModelRefused(refusal))
+            return
         merged = concat_encoded([pending.encoded for pending in batch])
         # Rows count as queued until their batch runs, collection time included: the bound
         # holds whatever --max-wait-ms is.

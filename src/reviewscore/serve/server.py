@@ -32,6 +32,8 @@ class ServeOptions:
     max_request_texts: int
     max_text_chars: int
     api_key_file: Path | None
+    # Score even when the parity re-check fails on this CPU (it is still logged as an ERROR)
+    serve_unverified: bool = False
 
 
 def _require_serve_extra() -> None:
@@ -105,7 +107,8 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
             classifier.variant_name,
         )
     metrics = ServeMetrics()
-    batcher = MicroBatcher(classifier, options.batch, metrics, Readiness())
+    readiness = Readiness(serve_unverified=options.serve_unverified)
+    batcher = MicroBatcher(classifier, options.batch, metrics, readiness)
     app = build_app(ServeState(classifier, batcher, metrics, limits, api_key))
     sock = _listen(options.host, options.port)
     port = sock.getsockname()[1]  # the one the system chose, for --port 0
