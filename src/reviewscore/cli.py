@@ -805,6 +805,36 @@ def _score_on_ray(values: dict[str, Any]) -> None:
     help="--no-batching: one session run per request (the baseline for comparisons).",
 )
 @click.option(
+    "--timeout-header",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds for a request's line and headers to arrive, from the connection's start "
+    "or the request's first byte (408 beyond; a connection that sent nothing is closed).",
+)
+@click.option(
+    "--timeout-body",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds for a request's body to arrive once its headers have (408 beyond).",
+)
+@click.option(
+    "--timeout-keep-alive",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds an idle keep-alive connection stays open. Behind a load balancer, set "
+    "it above the balancer's own idle timeout.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Open connections at most; one more is closed as soon as it is accepted.",
+)
+@click.option(
     "--serve-unverified",
     is_flag=True,
     help="Score even when the model fails its parity re-check on this CPU (logged as an "
@@ -824,16 +854,22 @@ def serve_command(
     max_body_bytes: int,
     api_key_file: Path | None,
     batching: bool,
+    timeout_header: float,
+    timeout_body: float,
+    timeout_keep_alive: float,
+    max_connections: int,
     serve_unverified: bool,
 ) -> None:
     """Serve DEPLOY_DIR over HTTP: POST /v1/score, GET /v1/model, /healthz, /readyz, /metrics.
 
     Requests wait in a bounded queue; one worker scores what has arrived as one micro-batch
     (up to --max-batch-tokens, or once the oldest has waited --max-wait-ms), through the same
-    path as `reviewscore score`. SIGTERM or Ctrl-C: stop accepting, answer every accepted
-    request, exit 0. Needs the [serve] extra.
+    path as `reviewscore score`. SIGTERM or Ctrl-C: stop accepting, answer every request
+    already received (with Connection: close), give idle keep-alive connections a moment
+    to deliver one in flight, exit 0. Needs the [serve] extra.
     """
     from reviewscore.serve.batcher import BatchSettings
+    from reviewscore.serve.limits import ConnectionSettings
     from reviewscore.serve.server import ServeOptions, serve
 
     batch = BatchSettings(max_batch_tokens, max_wait_ms / 1000, max_queue_rows, batching)
@@ -848,6 +884,7 @@ def serve_command(
         max_text_chars,
         api_key_file,
         serve_unverified,
+        ConnectionSettings(timeout_header, timeout_body, timeout_keep_alive, max_connections),
     )
     serve(deploy_dir, options)
 

@@ -7,13 +7,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +36,15 @@ INLINE_TOKENISE_CHARS = 4096
 RETRY_AFTER_S = 1
 
 
+class Draining:
+    """Set once the server drains (SIGTERM, serve/connections.py): from then on every answer
+    carries `Connection: close`, so a keep-alive client stops sending on its connection
+    before the server closes it."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+
 @dataclass
 class ServeState:
     """What the routes need; one per app."""
@@ -45,6 +54,7 @@ class ServeState:
     metrics: ServeMetrics
     limits: Limits
     api_key: bytes | None
+    draining: Draining = field(default_factory=Draining)
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -84,6 +94,8 @@ async def score(request: Request) -> Response:
         parsed = parse_score_request(body, state.limits)
     except RequestError as exc:
         return error(exc.status, exc.message)
+    except ClientDisconnect:  # gone, or cut off by --timeout-body: nobody reads this answer
+        return error(408, "the client went away or its body did not arrive in time")
     request.state.rows = len(parsed.texts)
     classifier = state.classifier
     try:
@@ -177,7 +189,8 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 class Gate:
     """Pure ASGI middleware around every request: the bearer key, then the access-log line
-    (method, path, status, rows, ms; never the texts) and the request metrics."""
+    (method, path, status, rows, ms; never the texts) and the request metrics; while the
+    server drains, `Connection: close` on every answer."""
 
     def __init__(self, app: ASGIApp, state: ServeState) -> None:
         self.app = app
@@ -195,6 +208,9 @@ class Gate:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if self.state.draining.active:
+                    headers = [*message.get("headers", []), (b"connection", b"close")]
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -250,5 +266,7 @@ def build_app(state: ServeState) -> Starlette:
         lifespan=lifespan,
     )
     app.state.serve = state
+    # /v1/score/ is a 404 like any unknown path, not a redirect built from the Host header
+    app.router.redirect_slashes = False
     app.add_middleware(Gate, state=state)
     return app

@@ -22,6 +22,18 @@ class Limits:
     max_chars: int = 10_000
 
 
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Per-connection bounds (serve/connections.py): seconds for a request's head and body
+    to arrive and for an idle kept-alive connection to stay open, and the most connections
+    open at once; the serve command's --timeout-* and --max-connections."""
+
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keep_alive_s: float = 5.0
+    max_connections: int = 1000
+
+
 class RequestError(Exception):
     """A request the server refuses: its HTTP status and a message for the client."""
 
@@ -53,7 +65,7 @@ def parse_score_request(body: bytes, limits: Limits) -> ScoreRequest:
     except UnicodeDecodeError:
         raise RequestError(400, "the body is not UTF-8 text") from None
     try:
-        payload: Any = json.loads(text)
+        payload: Any = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except ValueError as exc:
         raise RequestError(400, f"the body is not valid JSON: {exc}") from None
     except RecursionError:  # "[[[[...": nested deeper than Python's recursion limit
@@ -88,6 +100,17 @@ def parse_score_request(body: bytes, limits: Limits) -> ScoreRequest:
     if not isinstance(probs, bool):
         raise RequestError(422, f"'probs' must be true or false, not {_json_type(probs)}")
     return ScoreRequest(texts, probs)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object with a key twice is refused: parsers differ on which value wins, so a proxy
+    that checked one value could let the other through."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
 
 
 def _json_type(value: Any) -> str:

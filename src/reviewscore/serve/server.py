@@ -8,11 +8,12 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reviewscore.errors import ReviewscoreError
 from reviewscore.serve.batcher import BatchSettings
+from reviewscore.serve.limits import ConnectionSettings
 
 log = logging.getLogger("reviewscore.serve")
 
@@ -34,6 +35,7 @@ class ServeOptions:
     api_key_file: Path | None
     # Score even when the parity re-check fails on this CPU (it is still logged as an ERROR)
     serve_unverified: bool = False
+    connections: ConnectionSettings = field(default_factory=ConnectionSettings)
 
 
 def _require_serve_extra() -> None:
@@ -91,6 +93,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     from reviewscore.serve.app import ServeState, build_app
     from reviewscore.serve.auth import load_api_key
     from reviewscore.serve.batcher import MicroBatcher
+    from reviewscore.serve.connections import MAX_HEADER_BYTES, protocol_class
     from reviewscore.serve.limits import Limits, check_limits
     from reviewscore.serve.metrics import ServeMetrics
     from reviewscore.serve.readiness import Readiness
@@ -109,13 +112,20 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     metrics = ServeMetrics()
     readiness = Readiness(serve_unverified=options.serve_unverified)
     batcher = MicroBatcher(classifier, options.batch, metrics, readiness)
-    app = build_app(ServeState(classifier, batcher, metrics, limits, api_key))
+    state = ServeState(classifier, batcher, metrics, limits, api_key)
+    app = build_app(state)
     sock = _listen(options.host, options.port)
     port = sock.getsockname()[1]  # the one the system chose, for --port 0
     config = uvicorn.Config(
         app,
         host=options.host,
         port=options.port,
+        # uvicorn's h11 protocol with timeouts, a connection cap, JSON 400s and a drain
+        # that loses no request (serve/connections.py); no WebSocket upgrades
+        http=protocol_class(options.connections, state.draining),
+        ws="none",
+        timeout_keep_alive=options.connections.keep_alive_s,  # type: ignore[arg-type]
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         access_log=False,  # app.Gate writes one line per request, without the texts
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
