@@ -347,3 +347,23 @@ def test_score_package_source_never_imports_torch_train_or_export():
     for file in files:
         for name in imported_modules(file):
             assert not name.startswith(forbidden), f"{file.name} imports {name}"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "empty"), ("Id\tText\n1\tgood\n", "no column 'Phrase'")],
+)
+def test_a_failing_input_prints_no_header_to_stdout(tmp_path, classifier, capsys, content, message):
+    source = tmp_path / "in.tsv"
+    source.write_text(content)
+    with pytest.raises(DataError, match=message):
+        score_files(classifier, [str(source)], None, ScoreOptions())
+    assert capsys.readouterr().out == ""
+
+
+def test_an_input_with_a_header_and_no_rows_gives_the_header(tmp_path, classifier, capsys):
+    source = tmp_path / "in.tsv"
+    source.write_text("PhraseId\tPhrase\n")
+    summary = score_files(classifier, [str(source)], None, ScoreOptions())
+    assert summary.rows == 0
+    assert capsys.readouterr().out == "PhraseId,Sentiment,label_name\n"

@@ -180,6 +180,7 @@ def score_files(
                 predicted.append(labels)
             summary.rows += len(chunk)
             bar.update(len(chunk))
+        writer.finish()
         handle.flush()
     summary.seconds = time.perf_counter() - started
     if options.evaluate and truth:

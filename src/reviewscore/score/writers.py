@@ -40,7 +40,19 @@ class Writer:
             self._csv = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         elif fmt == "tsv":
             self._csv = TsvWriter(handle)
-        self._header()
+        self._started = False
+
+    def finish(self) -> None:
+        """The header, if no row came (an input with a header and no rows)."""
+        self._start()
+
+    def _start(self) -> None:
+        """The header goes out with the first rows, not before: an input that fails at its
+        first line (empty, a missing column) leaves standard output empty, not a header
+        that looks like the start of a result."""
+        if not self._started:
+            self._started = True
+            self._header()
 
     def _header(self) -> None:
         if self.fmt == "kaggle":
@@ -53,6 +65,7 @@ class Writer:
             self._csv.writerow(header)
 
     def write(self, source: str, ids: list[str], labels: np.ndarray, probs: np.ndarray) -> None:
+        self._start()
         names = self.label_names
         if self.fmt == "kaggle":
             self.handle.write(
