@@ -92,3 +92,11 @@ def test_a_text_the_tokenizer_cannot_take_is_a_value_error_naming_its_index(
     assert problem in str(refused.value)
     # text outside the Basic Multilingual Plane (a real pair, not a lone half) still scores
     assert classifier.predict(["good", "\U0001f600 fine"]).shape == (2,)
+
+
+def test_an_empty_variant_name_is_an_error_not_the_default(exported):
+    """`--variant ""` (an unset shell variable) must not quietly mean the default variant."""
+    from reviewscore.errors import FolderError
+
+    with pytest.raises(FolderError, match=r"no variant ''; this folder has: fp32"):
+        DeployedClassifier.open(exported("bert").deploy, "", threads=1)

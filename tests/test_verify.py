@@ -360,3 +360,12 @@ def test_fp16_conversion_is_byte_identical(root, tmp_path):
     for name in ("a", "b"):
         convert_fp16(root / "deploy" / "model.onnx", tmp_path / f"{name}.onnx")
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+
+def test_exact_int8_mode_is_said_on_int8_lines_only(exported_int8, monkeypatch):
+    """The mode changes int8 products alone; an fp32 line saying it misleads."""
+    monkeypatch.setenv(EXACT_INT8_ENV, "1")
+    checked = verify_folder(exported_int8.deploy, ["fp32", "int8-dynamic"], provider="cpu")
+    fp32_line, int8_line = checked.lines()
+    assert fp32_line.startswith("fp32: ") and "exact int8 mode" not in fp32_line
+    assert int8_line.startswith("int8-dynamic: ") and "exact int8 mode" in int8_line

@@ -604,7 +604,7 @@ def _score_locally(values: dict[str, Any]) -> None:
     if values["verify"]:
         _verify(
             values["deploy_dir"],
-            [values["variant"]] if values["variant"] else None,
+            None if values["variant"] is None else [values["variant"]],
             values["provider"],
             values["threads"],
             as_json=False,

@@ -249,7 +249,8 @@ class Manifest(Record):
     def variant(self, name: str | None = None) -> Variant:
         """The variant `name` (default: the default variant); one that the folder lacks is
         an error that lists those it has."""
-        name = name or self.default_variant
+        if name is None:  # "" is a name the folder lacks, not "the default"
+            name = self.default_variant
         if name not in self.variants:
             choices = ", ".join(self.variants)
             raise FolderError(f"{self.folder}: no variant {name!r}; this folder has: {choices}")

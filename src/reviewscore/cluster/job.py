@@ -151,7 +151,7 @@ def score_to_folder(
     check_replaceable(output_dir, OUTPUT_KIND, is_job_output, inputs)  # before Ray starts
     deploy = check_deploy_dir(deploy_dir, options.variant)
     manifest = load_manifest(deploy, verify=False)
-    variant = options.variant or manifest.default_variant
+    variant = manifest.default_variant if options.variant is None else options.variant
     connect()
     actors, threads = plan_actors(options)
     summary = ClusterSummary.for_variant(

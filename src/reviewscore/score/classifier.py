@@ -46,7 +46,7 @@ def refuse_text_variant(manifest: Manifest, name: str | None) -> None:
     """The scorer's engines (local, Ray, serve) feed token ids: variant `name` (default: the
     folder's default) must be one the folder has (`Manifest.variant` refuses others) and
     not a strings-in one, which is refused with the variants they can run."""
-    name = name or manifest.default_variant
+    name = manifest.default_variant if name is None else name
     if takes_text(manifest.variant(name)):
         usable = [v for v, entry in manifest.variants.items() if not takes_text(entry)]
         raise FolderError(
@@ -140,7 +140,7 @@ class DeployedClassifier:
 
         deploy_dir = Path(deploy_dir)
         manifest = load_manifest(deploy_dir, verify=True, require_finished=require_finished)
-        name = variant or manifest.default_variant
+        name = manifest.default_variant if variant is None else variant
         entry = manifest.variant(name)
         refuse_text_variant(manifest, name)
         limit = manifest.max_length

@@ -9,7 +9,7 @@ the figures against the manifest's thresholds with the export's own code. No tor
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class Verification:
     figures: dict[str, ParityFigures]  # variant -> figures measured here
     at_export: dict[str, ParityFigures | None]  # variant -> the manifest's figures, if any
     exact_int8: bool  # onnxruntime was asked for exact int8 products here (score/session.py)
+    precisions: dict[str, str] = field(default_factory=dict)  # variant -> fp32, int8, fp16
 
     @property
     def passed(self) -> bool:
@@ -36,12 +37,15 @@ class Verification:
 
     def lines(self) -> list[str]:
         """One line per variant: the figures, and where they and the export's were taken."""
-        here = describe_cpu(local_cpu()) + ", exact int8 mode" * self.exact_int8
+        cpu = describe_cpu(local_cpu())
         lines = []
         for name, figures in self.figures.items():
             exported = self.at_export.get(name)
             measured = exported.measured_on if exported else None
             there = describe_cpu(measured) if measured else "not recorded"
+            # the mode changes int8 products only: said on int8 lines alone
+            exact = self.exact_int8 and self.precisions.get(name) == "int8"
+            here = cpu + ", exact int8 mode" * exact
             lines.append(f"{name}: {summary(figures)} [here: {here}; at export: {there}]")
         return lines
 
@@ -104,7 +108,8 @@ def verify_folder(
         for name in names
     }
     at_export = {name: manifest.parity_of(name) for name in names}
-    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8_wanted())
+    exact_int8 = exact_int8_wanted()
+    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8, precisions)
 
 
 def verify_classifier(classifier: DeployedClassifier) -> Verification:
@@ -117,4 +122,5 @@ def verify_classifier(classifier: DeployedClassifier) -> Verification:
     figures = {name: checked_variant(lambda: classifier, precision, reference, thresholds)}
     at_export = {name: manifest.parity_of(name)}
     exact_int8 = classifier.session.exact_int8
-    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8)
+    precisions = {name: precision}
+    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8, precisions)

@@ -4,6 +4,7 @@ which `ps` shows), compared in constant time, and never logged."""
 from __future__ import annotations
 
 import hmac
+import stat
 from pathlib import Path
 
 from reviewscore.errors import ReviewscoreError
@@ -11,7 +12,8 @@ from reviewscore.errors import ReviewscoreError
 
 def load_api_key(path: Path) -> bytes:
     """The key in `path` (surrounding whitespace stripped); an unreadable or empty file is a
-    startup error, not a server that silently accepts everyone."""
+    startup error, not a server that silently accepts everyone, and so is a file of several
+    lines, whose key no header could ever match (every request would get 401)."""
     try:
         key = path.read_bytes().strip()
     except OSError as exc:
@@ -20,7 +22,22 @@ def load_api_key(path: Path) -> bytes:
         ) from None
     if not key:
         raise ReviewscoreError(f"--api-key-file {path}: the file is empty; put the key in it")
+    lines = len(key.splitlines())
+    if lines > 1:
+        raise ReviewscoreError(
+            f"--api-key-file {path}: the file has {lines} lines; put the key alone on one line"
+        )
     return key
+
+
+def key_file_warning(path: Path) -> str | None:
+    """A warning when users other than the file's owner may read the key file."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o044:
+        return (
+            f"--api-key-file {path} is readable by other users (mode {mode:04o}); chmod 600 {path}"
+        )
+    return None
 
 
 def authorized(header: bytes | None, key: bytes) -> bool:

@@ -103,6 +103,12 @@ def measure_run_overhead(classifier: DeployedClassifier, length: int = 16) -> fl
     return max(0.0, one - length * per_token) / per_token
 
 
+def describe_run_overhead(tokens: float) -> str:
+    """The start-up log line of `measure_run_overhead`'s figure."""
+    count = round(tokens)
+    return f"a session run costs as much as {count} token{'' if count == 1 else 's'}"
+
+
 def concat_encoded(parts: list[Encoded]) -> Encoded:
     """Several requests' token ids as one `Encoded`, rows in the order given."""
     if len(parts) == 1:
@@ -187,7 +193,7 @@ class MicroBatcher:
             self.run_overhead_tokens = await loop.run_in_executor(
                 self._executor, measure_run_overhead, self.classifier
             )
-            log.info("a session run costs as much as %.0f tokens", self.run_overhead_tokens)
+            log.info("%s", describe_run_overhead(self.run_overhead_tokens))
             await loop.run_in_executor(self._executor, self.readiness.prepare, self.classifier)
         except Exception as exc:  # a model that cannot run: /readyz says so, requests get 503
             log.exception("warm-up failed")

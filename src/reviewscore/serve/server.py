@@ -71,6 +71,12 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+    except socket.gaierror:  # "Unknown error -2" from os.strerror: not an address at all
+        sock.close()
+        raise ReviewscoreError(
+            f"cannot listen on {host}:{port}: {host!r} is neither an IP address nor a host "
+            "name this machine resolves; choose another --host"
+        ) from None
     except OSError as exc:
         sock.close()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
@@ -91,7 +97,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
 
     from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.serve.app import ServeState, build_app
-    from reviewscore.serve.auth import load_api_key
+    from reviewscore.serve.auth import key_file_warning, load_api_key
     from reviewscore.serve.batcher import MicroBatcher
     from reviewscore.serve.connections import MAX_HEADER_BYTES, protocol_class
     from reviewscore.serve.limits import Limits, check_limits
@@ -103,6 +109,9 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     api_key = None if options.api_key_file is None else load_api_key(options.api_key_file)
     classifier = DeployedClassifier.open(deploy_dir, options.variant, threads=options.threads)
     _log_to_stderr()
+    warning = options.api_key_file and key_file_warning(options.api_key_file)
+    if warning:
+        log.warning("%s", warning)
     if not classifier.variant.batch_invariant:
         log.warning(
             "variant %s is NOT batch-invariant: a text's label may depend on the other "
