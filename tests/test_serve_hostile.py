@@ -9,6 +9,7 @@ requests and time, with short timeouts set by flags.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import re
 import shutil
@@ -20,9 +21,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from reviewscore.deploy_folder import load_manifest, write_manifest
 from test_serve import CLI, PORT_LINE, STARTUP_S, Server
@@ -428,3 +432,107 @@ def test_a_key_file_others_can_read_is_warned_about(tmp_path, deploy):
     key_file.chmod(0o600)
     with started(deploy, tmp_path, "--api-key-file", str(key_file)) as server:
         assert "readable by other" not in server.stderr()
+
+
+# --- properties: any JSON, any Unicode text ---
+
+# Any code point, lone surrogates and NUL included (and made common: they are the risks)
+CHARACTERS = st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", "\x00"])
+TEXTS = st.lists(st.text(CHARACTERS, max_size=40), max_size=5)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters()),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=10,
+)
+BODIES = (
+    TEXTS.map(lambda texts: {"texts": texts})
+    | st.fixed_dictionaries({"texts": TEXTS}, optional={"probs": JSON_VALUES})
+    | st.fixed_dictionaries({"texts": JSON_VALUES})
+    | JSON_VALUES
+)
+
+
+@pytest.fixture(scope="module")
+def in_process(deploy) -> Iterator[Any]:
+    """The app without a socket (starlette's TestClient): fast enough for many examples."""
+    from starlette.testclient import TestClient
+
+    from reviewscore.score.classifier import DeployedClassifier
+    from reviewscore.serve.app import ServeState, build_app
+    from reviewscore.serve.batcher import BatchSettings, MicroBatcher
+    from reviewscore.serve.limits import Limits
+    from reviewscore.serve.metrics import ServeMetrics
+    from reviewscore.serve.readiness import Readiness
+
+    classifier = DeployedClassifier.open(deploy, threads=1)
+    metrics = ServeMetrics()
+    batcher = MicroBatcher(classifier, BatchSettings(max_wait_s=0), metrics, Readiness())
+    state = ServeState(classifier, batcher, metrics, Limits(), None)
+    with TestClient(build_app(state), raise_server_exceptions=False) as client:
+        yield client
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=BODIES)
+@example(body={"texts": ["good", "a \udfff b"]})
+@example(body={"texts": ["\x00"], "probs": True})
+def test_no_json_value_or_unicode_text_makes_a_5xx(in_process, body):
+    """json.dumps escapes lone surrogates as \\udXXX: valid JSON that decodes to texts UTF-8
+    cannot encode, which made the tokenizer raise and the server answer 500."""
+    response = in_process.post("/v1/score", content=json.dumps(body).encode())
+    assert response.status_code in (200, 400, 413, 422), response.text
+    answer = response.json()
+    if response.status_code == 200:
+        assert len(answer["labels"]) == len(body["texts"])
+    else:
+        assert answer["status"] == response.status_code and answer["error"]
+
+
+def utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def classifier(deploy) -> Any:
+    from reviewscore.score.classifier import DeployedClassifier
+
+    return DeployedClassifier.open(deploy, threads=1)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(texts=TEXTS.filter(bool))
+@example(texts=["good", "a \ud800 b"])
+@example(texts=["a\x00b", "line\nbreak", '"quoted"'])
+def test_any_unicode_text_scores_or_gives_one_line_in_score_and_python(
+    classifier, tmp_path_factory, texts
+):
+    """The same texts through the file scorer (a CSV; a lone surrogate can only be written
+    as bytes that are not UTF-8) and through the classifier's Python methods."""
+    from reviewscore.errors import ReviewscoreError
+    from reviewscore.score.pipeline import ScoreOptions, score_files
+
+    source = tmp_path_factory.mktemp("texts") / "texts.csv"
+    with open(source, "w", encoding="utf-8", errors="surrogatepass", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["PhraseId", "Phrase"])
+        writer.writerows([i, text] for i, text in enumerate(texts, start=1))
+    output = source.with_name("scored.csv")
+    try:
+        summary = score_files(classifier, [str(source)], str(output), ScoreOptions())
+    except ReviewscoreError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(f"{source}, line ")
+        assert not output.exists()
+    else:
+        assert summary.rows == len(texts)
+        assert len(output.read_text().splitlines()) >= len(texts) + 1
+    try:
+        labels = classifier.predict(texts)
+    except ValueError as exc:
+        assert isinstance(exc, ReviewscoreError) and "\n" not in str(exc)
+        assert not all(map(utf8_encodable, texts))
+    else:
+        assert labels.shape == (len(texts),)
