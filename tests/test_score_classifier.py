@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -90,6 +92,8 @@ def test_a_text_the_tokenizer_cannot_take_is_a_value_error_naming_its_index(
     assert refused.value.index == index
     assert str(refused.value).startswith(f"texts[{index}] ")
     assert problem in str(refused.value)
+    # Ray pickles the errors its actors raise: the index survives
+    assert pickle.loads(pickle.dumps(refused.value)).index == index
     # text outside the Basic Multilingual Plane (a real pair, not a lone half) still scores
     assert classifier.predict(["good", "\U0001f600 fine"]).shape == (2,)
 
