@@ -99,7 +99,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     from reviewscore.serve.app import ServeState, build_app
     from reviewscore.serve.auth import key_file_warning, load_api_key
     from reviewscore.serve.batcher import MicroBatcher
-    from reviewscore.serve.connections import MAX_HEADER_BYTES, protocol_class
+    from reviewscore.serve.connections import protocol_class
     from reviewscore.serve.limits import Limits, check_limits
     from reviewscore.serve.metrics import ServeMetrics
     from reviewscore.serve.readiness import Readiness
@@ -134,7 +134,6 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
         http=protocol_class(options.connections, state.draining),
         ws="none",
         timeout_keep_alive=options.connections.keep_alive_s,  # type: ignore[arg-type]
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         access_log=False,  # app.Gate writes one line per request, without the texts
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
