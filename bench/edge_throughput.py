@@ -32,9 +32,9 @@ import numpy as np
 from reviewscore.cpu_features import local_cpu
 from reviewscore.data import read_reviews
 from reviewscore.deploy_folder import Manifest, load_manifest
-from reviewscore.export.edge import edge_name, edge_tokenizer
-from reviewscore.export.edge_check import edge_logits, open_edge_session
-from reviewscore.export.edge_names import scoped
+from reviewscore.export.edge.check import edge_logits, open_edge_session
+from reviewscore.export.edge.names import scoped
+from reviewscore.export.edge.variants import edge_name, edge_tokenizer
 from reviewscore.score.classifier import DeployedClassifier
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from reviewscore.deploy_folder import load_manifest
-from reviewscore.export.edge import edge_tokenizer
-from reviewscore.export.edge_check import open_edge_session
-from reviewscore.export.edge_names import scoped
+from reviewscore.export.edge.check import open_edge_session
+from reviewscore.export.edge.names import scoped
+from reviewscore.export.edge.variants import edge_tokenizer
 from reviewscore.score.classifier import DeployedClassifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

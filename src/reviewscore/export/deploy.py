@@ -3,7 +3,7 @@
 --out replaces only an earlier deploy folder or an empty one.
 
 Steps: fp32 graph + tokenizer.json -> optimised fp32 (model.onnx) -> int8 / fp16 variants
-from it -> with --edge, strings-in variants (edge.py) -> dynamic-shape sweep of every
+from it -> with --edge, strings-in variants (edge/variants.py) -> dynamic-shape sweep of every
 variant -> parity gate through the scorer's classifier, against PyTorch's logits stored as
 parity_reference.npz (edge variants also against the scorer) -> manifest (hashes, figures,
 where they were measured) -> rename. A failed parity check still writes the
@@ -71,7 +71,7 @@ class ExportOptions:
     variants: tuple[str, ...] = (DEFAULT_VARIANT,)  # fp32 is always built: the others' source
     default_variant: str = DEFAULT_VARIANT
     check: bool = True
-    edge: bool = False  # strings-in variants (edge.py), for each fp32/int8 variant
+    edge: bool = False  # strings-in variants (edge/variants.py), for each fp32/int8 variant
     parity_data: Path | None = None  # labelled rows; default: the run's valid.csv
     parity_rows: int = 1000
     calibration: Path | None = None  # static int8 calibration rows; default: parity data
@@ -128,7 +128,7 @@ def _build(
     names = export_onnx(model, loaded.tokenizer, raw, opset=options.opset)
     padding = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
     if options.edge:
-        from reviewscore.export.edge import check_tokenizer
+        from reviewscore.export.edge.variants import check_tokenizer
 
         check_tokenizer(staging / TOKENIZER_FILE)
     echo(f"exported the fp32 graph ({', '.join(names)})")
@@ -204,7 +204,7 @@ def _build(
         )
     raw.unlink()
     if options.edge:
-        from reviewscore.export.edge import add_edge_variants
+        from reviewscore.export.edge.variants import add_edge_variants
 
         variants |= add_edge_variants(staging, manifest, variants, echo)
     manifest = save(replace(manifest, variants=variants))
@@ -230,7 +230,7 @@ def _build(
             echo,
         )
         if options.edge:
-            from reviewscore.export.edge import edge_parity
+            from reviewscore.export.edge.variants import edge_parity
 
             reference = read_reference(staging / REFERENCE_FILE, len(info.labels))
             parity |= edge_parity(staging, manifest, reference, options.thresholds, echo)
@@ -250,7 +250,7 @@ def _check_shapes(
 ) -> dict[str, Any]:
     """The dynamic-shape sweep: token ids for the scorer's variants, texts for edge ones."""
     if takes_text(variant):
-        from reviewscore.export.edge_check import check_edge_shapes
+        from reviewscore.export.edge.check import check_edge_shapes
 
         return check_edge_shapes(path, labels=len(info.labels), max_length=info.max_length)
     return check_variant_shapes(
