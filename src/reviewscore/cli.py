@@ -709,7 +709,7 @@ def _verify(
 
 def _score_on_ray(values: dict[str, Any]) -> None:
     """`score --engine ray`: its options are checked before Ray loads, then the job runs."""
-    from reviewscore.cluster_options import ClusterOptions
+    from reviewscore.cluster.options import ClusterOptions
 
     options = ClusterOptions.from_command(values)
     from reviewscore.cluster import connect, score_to_folder

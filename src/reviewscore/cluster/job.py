@@ -21,6 +21,7 @@ import ray
 import ray.data
 from ray.exceptions import RayTaskError
 
+from reviewscore.cluster.options import ClusterOptions
 from reviewscore.cluster.reading import (
     data_context,
     expand_inputs,
@@ -35,7 +36,6 @@ from reviewscore.cluster.writing import (
     is_job_output,
     write_shards,
 )
-from reviewscore.cluster_options import ClusterOptions
 from reviewscore.data import BadLine
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import ReviewscoreError

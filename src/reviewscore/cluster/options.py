@@ -1,8 +1,8 @@
 """What `reviewscore score --engine ray` does, and its policy: defaults and refusals.
 
-Outside the `cluster` package on purpose: that package imports Ray on load, and the CLI
-checks a job's options before Ray loads, so a wrong option is a usage error even where
-Ray is not installed (the job itself then says which extra is missing).
+Imports no Ray (nor does the package's lazy `__init__`): the CLI checks a job's options
+before Ray loads, so a wrong option is a usage error even where Ray is not installed (the
+job itself then says which extra is missing).
 """
 
 from __future__ import annotations
