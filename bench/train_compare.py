@@ -25,6 +25,7 @@ import torch
 from reviewscore.files import read_json, write_json
 from reviewscore.train.config import build_config
 from reviewscore.train.loop import train
+from reviewscore.training_history import TrainingHistory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,10 +78,10 @@ def main() -> None:
         out = ROOT / f"runs/bench-{name}"
         print(f"== {name}: {out}", flush=True)
         started = time.perf_counter()
-        train(config, out, overwrite=True, echo=lambda line: print(line, flush=True))
+        run = train(config, out, overwrite=True, echo=lambda line: print(line, flush=True))
         wall = time.perf_counter() - started
-        metrics = read_json(out / "metrics.json")
-        history = read_json(out / "history.json")
+        metrics = read_json(run.metrics_path)
+        history = TrainingHistory.load(run.history_path)
         results.append(
             {
                 "name": name,
@@ -90,7 +91,7 @@ def main() -> None:
                 "epochs_total": config.epochs * stages,
                 "stages": stages,
                 "epochs_per_stage": config.epochs,
-                "optimizer_steps": len(history["steps"]),
+                "optimizer_steps": len(history.steps),
                 "accuracy": metrics["accuracy"],
                 "macro_f1": metrics["macro_f1"],
                 "recall": metrics["recall"],
@@ -98,8 +99,14 @@ def main() -> None:
                 "train_seconds": metrics["train_seconds"],
                 "wall_seconds": wall,
                 "per_stage": [
-                    {k: e[k] for k in ("stage", "unfreeze", "accuracy", "macro_f1", "valid_loss")}
-                    for e in history["epochs"]
+                    {
+                        "stage": e.stage,
+                        "unfreeze": e.unfreeze,
+                        "accuracy": e.accuracy,
+                        "macro_f1": e.macro_f1,
+                        "valid_loss": e.valid_loss,
+                    }
+                    for e in history.epochs
                 ],
                 "run_dir": str(out),
             }
