@@ -34,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from reviewscore.cpu_features import local_cpu
+from reviewscore.deploy_folder import is_deploy_folder, load_manifest
+from reviewscore.files import read_json
+from reviewscore.run_folder import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "distill"
@@ -88,12 +91,29 @@ def distill_student(spec: str, data: Path, args: argparse.Namespace) -> Path:
 
 def export(run_dir: Path, name: str, args: argparse.Namespace) -> Path:
     deploy = args.out / f"deploy-{name}"
-    if not (args.reuse and (deploy / "manifest.json").is_file()):
+    if not (args.reuse and is_deploy_folder(deploy)):
         # int8 figures, not a gate: a student's int8 may lose more than the gate allows, and
         # that loss is what the bench measures
         run([*CLI, "export", run_dir, "--out", deploy, "--quantize", "dynamic-int8",
              "--min-agreement", "0", "--max-accuracy-drop", "1", "--parity-rows", 200])  # fmt: skip
     return deploy
+
+
+def model_facts(run_dir: Path, deploy: Path) -> dict[str, Any]:
+    """Layers, distillation time and variant sizes of a run and its export, through the
+    run folder's and the deploy folder's loaders (checked, hashes included)."""
+    run = RunFolder(run_dir)
+    d = run.read_info().distillation or {}
+    metrics = read_json(run.metrics_path)
+    manifest = load_manifest(deploy)
+    return {
+        "layers": read_json(run.model_dir / "config.json")["num_hidden_layers"],
+        "layers_kept": d.get("layers_kept"),
+        "distill_seconds": metrics["train_seconds"] + d["teacher_logits_seconds"] if d else None,
+        "size_mb": {v: (deploy / manifest.variant(v).file).stat().st_size / 1e6 for v in VARIANTS},
+        "valid": {},
+        "phrases_per_s": {v: [] for v in VARIANTS},
+    }
 
 
 def validation_file(out: Path, rows: int | None) -> Path:
@@ -148,25 +168,7 @@ def main() -> None:
         models[student.name] = student
     deploys = {name: export(path, name, args) for name, path in models.items()}
 
-    results: dict[str, dict[str, Any]] = {}
-    for name, path in models.items():
-        info = json.loads((path / "run.json").read_text())
-        metrics = json.loads((path / "metrics.json").read_text())
-        manifest = json.loads((deploys[name] / "manifest.json").read_text())
-        d = info.get("distillation") or {}
-        results[name] = {
-            "layers": json.loads((path / "model" / "config.json").read_text())["num_hidden_layers"],
-            "layers_kept": d.get("layers_kept"),
-            "distill_seconds": (
-                metrics["train_seconds"] + d["teacher_logits_seconds"] if d else None
-            ),
-            "size_mb": {
-                v: (deploys[name] / manifest["variants"][v]["file"]).stat().st_size / 1e6
-                for v in VARIANTS
-            },
-            "valid": {},
-            "phrases_per_s": {v: [] for v in VARIANTS},
-        }
+    results = {name: model_facts(path, deploys[name]) for name, path in models.items()}
     valid = validation_file(args.out, args.valid_rows)
     for _ in range(args.rounds):
         for variant in VARIANTS:

