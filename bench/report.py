@@ -157,8 +157,9 @@ def write(
     return path
 
 
-def published(name: str, folder: Path = PUBLISHED) -> list[dict[str, Any]]:
+def published(name: str, folder: Path | None = None) -> list[dict[str, Any]]:
     """The published results of benchmark `name`, fastest CPU class first, then by date."""
+    folder = folder or PUBLISHED
     records = [json.loads(p.read_text()) for p in folder.glob(f"{name}.*.json")]
 
     def order(record: dict[str, Any]) -> tuple[int, str]:
@@ -168,7 +169,7 @@ def published(name: str, folder: Path = PUBLISHED) -> list[dict[str, Any]]:
     return sorted(records, key=order)
 
 
-def splice(text: str, folder: Path = PUBLISHED) -> str:
+def splice(text: str, folder: Path | None = None) -> str:
     """`text` with every marked section replaced by its benchmark's published results."""
 
     def replace(match: re.Match[str]) -> str:
@@ -179,12 +180,13 @@ def splice(text: str, folder: Path = PUBLISHED) -> str:
     return MARKER.sub(replace, text)
 
 
-def render_docs(doc: Path = DOC, folder: Path = PUBLISHED) -> None:
+def render_docs(doc: Path | None = None, folder: Path | None = None) -> None:
     """Re-render `doc` and the markdown beside each published JSON."""
+    doc, folder = doc or DOC, folder or PUBLISHED
     for path in folder.glob("*.json"):
         path.with_suffix(".md").write_text(render(json.loads(path.read_text())))
     doc.write_text(splice(doc.read_text(), folder))
-    print(f"rendered {doc.relative_to(ROOT)} from {folder.relative_to(ROOT)}/")
+    print(f"rendered {doc} from {folder}/")
 
 
 if __name__ == "__main__":
