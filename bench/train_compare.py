@@ -15,14 +15,14 @@ moved to runs/minilm (the folder export and score benchmark against).
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
 import time
 from pathlib import Path
 
 import torch
 
-from reviewscore.files import read_json, write_json
+import report
+from reviewscore.files import read_json
 from reviewscore.train.config import build_config
 from reviewscore.train.loop import train
 from reviewscore.training_history import TrainingHistory
@@ -56,7 +56,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep-as", default=str(ROOT / "runs/minilm"))
-    parser.add_argument("--out", default=str(ROOT / "bench/out/train_compare.json"))
+    report.add_arguments(parser)
     args = parser.parse_args()
 
     results = []
@@ -125,33 +125,33 @@ def main() -> None:
     else:
         print(f"{keep} is more accurate ({kept_accuracy:.4f}); left as it is")
 
-    print()
-    print(f"{'run':<26} {'epochs':>6} {'accuracy':>9} {'macro-F1':>9} {'wall s':>8} "
-          f"{'train s':>8} {'s/epoch-eq':>10}")  # fmt: skip
-    for r in results:
-        print(
-            f"{r['name']:<26} {r['epochs_total']:>6g} {r['accuracy']:>9.4f} "
-            f"{r['macro_f1']:>9.4f} {r['wall_seconds']:>8.0f} {r['train_seconds']:>8.0f} "
-            f"{r['wall_seconds'] / r['epochs_total']:>10.0f}"
-        )
-    write_json(
-        args.out,
-        {
-            "data": args.data,
-            "model": args.model,
-            "train_rows_limit": args.train_rows,
-            "seed": args.seed,
-            "machine": {
-                "cpu_threads": torch.get_num_threads(),
-                "platform": platform.platform(),
-                "torch": torch.__version__,
-            },
-            "kept": str(keep),
-            "kept_from_this_invocation": best["name"] if kept_now else None,
-            "results": results,
-        },
+    rows = [
+        [
+            r["name"],
+            r["epochs_total"],
+            f"{r['accuracy']:.4f}",
+            f"{r['macro_f1']:.4f}",
+            round(r["wall_seconds"]),
+            round(r["train_seconds"]),
+        ]
+        for r in results
+    ]
+    columns = ["run (recipe-peak lr)", "epochs", "accuracy", "macro-F1", "wall s", "train s"]
+    note = (
+        f"MiniLM, {args.train_rows:,} training phrases (whole sentences), the same validation "
+        f"sentences for every run; {torch.get_num_threads()} torch threads."
     )
-    print(f"wrote {args.out}")
+    figures = {
+        "data": args.data,
+        "model": args.model,
+        "train_rows_limit": args.train_rows,
+        "seed": args.seed,
+        "torch_threads": torch.get_num_threads(),
+        "kept": str(keep),
+        "kept_from_this_invocation": best["name"] if kept_now else None,
+        "results": results,
+    }
+    report.write("train_compare", args, [report.table("", columns, rows, note)], figures)
 
 
 if __name__ == "__main__":

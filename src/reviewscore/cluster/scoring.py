@@ -97,10 +97,10 @@ def score_dataset(
     `actors` actors each run an onnxruntime session with `threads` intra-op threads and
     reserve as many CPUs, plus `gpus_per_actor` GPUs (0.5 puts two actors on a GPU). Every
     actor gets `batch_rows` rows at a time, which it splits into token-budget batches (the
-    local scorer's 8192 by default: in-process, 1024-row chunks scored 29% slower than
-    8192 with MiniLM on 2 CPUs, likely the shorter window to sort by length); a
-    block bigger than that goes to one actor whole, so feed it small blocks (`read_review_dataset`
-    does; for your own Dataset, lower DataContext.target_max_block_size before making it).
+    local scorer's 8192 by default: smaller chunks scored measurably slower, likely the
+    shorter window to sort by length); a block bigger than that goes to one actor whole, so
+    feed it small blocks (`read_review_dataset` does; for your own Dataset, lower
+    DataContext.target_max_block_size before making it).
     """
     deploy_dir = check_deploy_dir(deploy_dir, variant)
     constructor: dict[str, Any] = {

@@ -57,9 +57,8 @@ VARIANT_FILES = {
     "int8-static": "model.int8-static.onnx",
     "fp16": "model.fp16.onnx",
 }
-# Chosen by measurement (bench/export_variants.py on the trained MiniLM, 2 AVX2 cores):
-# fp32 is exact (labels equal PyTorch's, none move with the batching); see the README of
-# bench/ and the export report for the figures that ruled out int8 as the default.
+# fp32 is exact (labels equal PyTorch's, none move with the batching), and int8's speed-up
+# depends on the CPU family: see docs/export.md#variants for why int8 is not the default.
 DEFAULT_VARIANT = "fp32"
 EDGE_MIN_OPSET = 13
 

@@ -14,10 +14,9 @@ from typing import Any
 from reviewscore.errors import ReviewscoreError
 
 RECIPES = ("plain", "ulmfit")
-# The default is the recipe that won bench/train_compare.py on this data (MiniLM, 40k training
-# phrases, one epoch of examples each): plain 0.642 accuracy / 0.522 macro-F1, ULMFiT at
-# best 0.622 / 0.483. ULMFiT trains in half the time: its frozen stages skip most of the
-# backward pass.
+# The default is the recipe that won bench/train_compare.py on this data at the same number
+# of examples (docs/benchmarks.md#training-recipes). ULMFiT trains in about half the time:
+# its frozen stages skip most of the backward pass.
 DEFAULT_RECIPE = "plain"
 SCHEDULES = ("one-cycle", "slanted", "linear")
 
