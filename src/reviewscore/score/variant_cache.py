@@ -59,7 +59,7 @@ def read_cached(path: Path, key: dict[str, Any]) -> list[Candidate] | None:
     """The cached candidates for `key`, None when there are none (a miss)."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not cached yet; or no folder to cache in
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise CacheUnreadable(str(exc)) from None
