@@ -427,3 +427,21 @@ def test_serve_model_endpoint_names_the_choice(exported_int8, cache):
     speeds = auto["phrases_per_second"]
     assert speeds[auto["variant"]] >= speeds[auto["runner_up"]] > 0
     assert auto["measured_with"]["threads"] == 1 and auto["allow_batch_dependent"] is False
+
+
+def test_serve_auto_logs_and_describes_its_choice(exported_int8, tmp_path):
+    """`serve --variant auto --allow-batch-dependent`: the options reach the resolver."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("uvicorn")
+    from test_serve import serving
+
+    options = ("--variant", "auto", "--allow-batch-dependent", "--threads", "1")
+    with serving(exported_int8.deploy, tmp_path, *options) as server:
+        model = httpx.get(server.url + "/v1/model", timeout=10).json()
+        log = server.stderr()
+    auto = model["auto"]
+    speeds = auto["phrases_per_second"]
+    assert auto["allow_batch_dependent"] is True and auto["measured_with"]["threads"] == 1
+    assert model["variant"] == auto["variant"] == max(speeds, key=speeds.get)
+    assert f"(variant {auto['variant']}, picked by --variant auto, " in log
+    assert f"; runner-up {auto['runner_up']}, " in log
