@@ -445,3 +445,16 @@ def test_serve_auto_logs_and_describes_its_choice(exported_int8, tmp_path):
     assert model["variant"] == auto["variant"] == max(speeds, key=speeds.get)
     assert f"(variant {auto['variant']}, picked by --variant auto, " in log
     assert f"; runner-up {auto['runner_up']}, " in log
+
+
+def test_verify_all_caches_its_measurement_for_auto(
+    exported_int8, cache, runs, monkeypatch, capsys
+):
+    args = ("verify", exported_int8.deploy, "--all", "--provider", "cpu", "--threads", "1")
+    code, out, err = reviewscore(monkeypatch, capsys, *args)
+    assert code == 0, err
+    picked = next(line for line in out.splitlines() if line.startswith("auto would pick "))
+    runs.update(opened=0, run=0)
+    auto = resolve(exported_int8.deploy)
+    assert runs == {"opened": 0, "run": 0} and auto.from_cache
+    assert picked.startswith(f"auto would pick {auto.variant}: {auto.choice.why()}")

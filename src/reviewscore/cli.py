@@ -550,7 +550,9 @@ _ALLOW_BATCH_DEPENDENT = click.option(
     "verify",
     is_flag=True,
     help="Before scoring, re-run the export's parity check of the variant on this machine "
-    "(as `reviewscore verify`); exit 3 without scoring if it fails. Local engine only.",
+    "(as `reviewscore verify`); exit 3 without scoring if it fails. With --variant auto, "
+    "auto's measurement is that check of every variant, made now instead of read from the "
+    "cache. Local engine only.",
 )
 @click.option(
     "--engine",
