@@ -6,7 +6,7 @@ Which variant is fastest depends on the CPU (int8 kernels differ between CPU fam
 the onnxruntime version, so no figure from another machine can say it; this measures it
 where the scoring will run, in a bounded time. The variants take turns pass by pass, so a
 burst of load from another process slows them all alike rather than one; each variant's
-speed is the median of its passes, after an untimed warm-up pass. Tokenising is left out:
+speed is the median of its passes, after an untimed warm-up run. Tokenising is left out:
 it is the same for every variant, and the scorer does it on another thread meanwhile.
 """
 
@@ -22,12 +22,16 @@ from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 if TYPE_CHECKING:
     from reviewscore.score.classifier import DeployedClassifier
 
-# The rows timed: the first of the parity rows (enough for several token-budget batches).
-TIMING_ROWS = 512
-WARM_UP_PASSES = 1
-# Each variant runs passes until it has spent TIME_BUDGET_S timed or made MAX_PASSES.
+# The rows timed: the first of the parity rows (a few token-budget batches, sorted by
+# length as the scorer sorts them). The warm-up pass runs the first WARM_UP_ROWS.
+TIMING_ROWS = 384
+WARM_UP_ROWS = 64
+# Each variant runs MIN_PASSES passes, then more while under TIME_BUDGET_S and MAX_PASSES:
+# a median of three at least, and a few seconds a variant with a small transformer on two
+# cores.
+MIN_PASSES = 3
+MAX_PASSES = 7
 TIME_BUDGET_S = 1.5
-MAX_PASSES = 5
 
 
 def time_variants(
@@ -42,9 +46,8 @@ def time_variants(
     if not texts or not classifiers:
         return {}
     encoded = {name: c.encode(texts) for name, c in classifiers.items()}
-    for _ in range(WARM_UP_PASSES):
-        for name, classifier in classifiers.items():
-            classifier.logits_encoded(encoded[name], batch_tokens)
+    for classifier in classifiers.values():
+        classifier.logits(texts[:WARM_UP_ROWS], batch_tokens)
     passes: dict[str, list[float]] = {name: [] for name in classifiers}
     active = list(classifiers)
     while active:
@@ -55,6 +58,7 @@ def time_variants(
         active = [
             name
             for name in active
-            if len(passes[name]) < MAX_PASSES and sum(passes[name]) < TIME_BUDGET_S
+            if len(passes[name]) < MIN_PASSES
+            or (len(passes[name]) < MAX_PASSES and sum(passes[name]) < TIME_BUDGET_S)
         ]
     return {name: len(texts) / statistics.median(times) for name, times in passes.items()}
