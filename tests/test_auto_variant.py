@@ -82,7 +82,9 @@ def test_a_strings_in_variant_is_never_picked():
 
 def test_a_variant_the_provider_cannot_run_is_not_picked():
     fp16 = candidate("fp16", None, passed=False, failures=("the provider cannot run it",))
-    assert choose_variant([fp16, candidate("fp32", 10.0)]).variant == "fp32"
+    choice = choose_variant([fp16, candidate("fp32", 10.0)])
+    assert choice.variant == "fp32"
+    assert choice.reasons["fp16"] == "could not run here; the provider cannot run it"
 
 
 def test_nothing_to_pick_is_exit_3_naming_each_reason():

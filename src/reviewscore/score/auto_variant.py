@@ -123,10 +123,10 @@ def choose_variant(
     for c in candidates:
         if c.takes_text:
             reasons[c.name] = "a strings-in (edge) variant: the scorer feeds token ids"
+        elif c.phrases_per_second is None:
+            reasons[c.name] = "; ".join(("could not run here", *c.failures))
         elif not c.passed:
             reasons[c.name] = "fails the parity gate here: " + "; ".join(c.failures)
-        elif c.phrases_per_second is None:
-            reasons[c.name] = "could not be timed here"
         elif not c.batch_invariant and not allow_batch_dependent:
             reasons[c.name] = (
                 f"not batch-invariant (passes here, {c.phrases_per_second:,.0f} phrases/s); "
@@ -161,7 +161,8 @@ def candidates_of(verification: Verification, manifest: Manifest) -> list[Candid
     """The rule's view of a timed verification (`verify_folder(..., timed=True)`)."""
     out = []
     for name, figures in verification.figures.items():
-        failures = figures.failures if figures.checked else (figures.reason or "not run",)
+        # not checked: the provider cannot run it, and the reason onnxruntime gave
+        failures = figures.failures if figures.checked else tuple(filter(None, [figures.reason]))
         out.append(
             Candidate(
                 name=name,
