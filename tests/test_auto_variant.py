@@ -460,3 +460,15 @@ def test_verify_all_caches_its_measurement_for_auto(
     auto = resolve(exported_int8.deploy)
     assert runs == {"opened": 0, "run": 0} and auto.from_cache
     assert picked.startswith(f"auto would pick {auto.variant}: {auto.choice.why()}")
+
+
+def test_a_folder_without_a_reference_cannot_be_measured(tmp_path, cache):
+    from reviewscore.errors import FolderError
+    from reviewscore.export.deploy import ExportOptions, export_run
+    from tiny_models import make_run
+
+    make_run(tmp_path / "run", "bert")
+    export_run(tmp_path / "run", tmp_path / "deploy", ExportOptions(check=False))
+    with pytest.raises(FolderError, match="--variant auto checks each variant against the"):
+        resolve(tmp_path / "deploy")
+    assert not cache.exists()
