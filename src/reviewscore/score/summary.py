@@ -2,19 +2,21 @@
 for `--variant auto`, the runner-up and both speeds measured here), the lines it skipped,
 and warnings when the variant's labels can depend on batching, when it failed the export's
 parity gate, when the export skipped that gate (--no-check), or when an int8 variant's
-figures were measured on another class of CPU than this one. Every figure in these lines
-was measured by this run or on this machine: which variant is fastest is for `verify --all`
-and `--variant auto` to measure, not for a note to guess."""
+figures were measured on another class of CPU than this one; and a note, for an int8
+variant on a CPU without VNNI or AMX, saying whether its int8 products are exact here.
+Every figure in these lines was measured by this run or on this machine: which variant is
+fastest is for `verify --all` and `--variant auto` to measure, not for a note to guess."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reviewscore.cpu_features import describe_cpu
+from reviewscore.cpu_features import SATURATING_INT8_CLASSES, describe_cpu
 from reviewscore.data import BadLine
 from reviewscore.deploy_folder import Manifest
 from reviewscore.metrics import ClassificationMetrics
+from reviewscore.score.session import EXACT_INT8_ENV
 
 if TYPE_CHECKING:
     from reviewscore.score.auto_variant import AutoVariant
@@ -39,6 +41,10 @@ class ScoreSummary:
     # (where the export measured an int8 variant, this machine, the deploy folder) when
     # their CPUs have different int8 kernels
     other_cpu: tuple[str, str, str] | None = None
+    # this CPU, when the variant is int8 and the CPU has no VNNI or AMX int8 instructions
+    saturating_int8_cpu: str | None = None
+    # whether onnxruntime was asked for exact int8 products (score/session.py)
+    exact_int8: bool = False
     # how `--variant auto` chose the variant, when it did
     auto: AutoVariant | None = None
 
@@ -51,6 +57,7 @@ class ScoreSummary:
         *,
         here: dict[str, Any] | None = None,
         deploy_dir: str = "",
+        exact_int8: bool = False,
         **extra: Any,
     ) -> Summary:
         """A summary that knows what the deploy manifest says about `variant`: whether its
@@ -69,6 +76,11 @@ class ScoreSummary:
             and measured.get("isa_class") != here["isa_class"]
         ):
             other_cpu = (describe_cpu(measured), describe_cpu(here), deploy_dir)
+        saturating = (
+            here is not None
+            and entry.precision == "int8"
+            and here["isa_class"] in SATURATING_INT8_CLASSES
+        )
         return cls(
             provider=provider,
             variant=variant,
@@ -76,6 +88,8 @@ class ScoreSummary:
             parity_checked=manifest.parity is not None,
             parity_failures=list(figures.failures) if figures else [],
             other_cpu=other_cpu,
+            saturating_int8_cpu=describe_cpu(here) if here is not None and saturating else None,
+            exact_int8=exact_int8,
             **extra,
         )
 
@@ -124,5 +138,17 @@ def describe(summary: ScoreSummary) -> list[str]:
             f"this machine is {here}: int8 kernels differ between these CPU classes, so its "
             f"labels may not match them; check here with `reviewscore verify {deploy_dir} "
             f"--variant {summary.variant}`"
+        )
+    if summary.saturating_int8_cpu:
+        products = (
+            "int8 products are made exact here (8-bit weights take onnxruntime's u8 x u8 "
+            "kernels), as VNNI and AMX compute them"
+            if summary.exact_int8
+            else f"int8 products may saturate here ({EXACT_INT8_ENV}=0), so labels may differ "
+            "from those the export measured"
+        )
+        lines.append(
+            f"note: this CPU, {summary.saturating_int8_cpu}, has no VNNI or AMX int8 "
+            f"instructions: {products}"
         )
     return lines
