@@ -430,6 +430,13 @@ def export_command(
 
 # --- score commands ---
 
+_ALLOW_BATCH_DEPENDENT = click.option(
+    "--allow-batch-dependent",
+    is_flag=True,
+    help="With --variant auto: let it pick a variant that is not batch-invariant "
+    "(int8-dynamic), whose labels may depend on the rows batched together.",
+)
+
 
 @cli.command(
     "score",
@@ -437,7 +444,7 @@ def export_command(
     sections={
         "Input": ["text_column", "id_column", "label_column", "on_bad_line"],
         "Output": ["output", "fmt", "probs", "evaluate", "progress"],
-        "Model": ["variant", "max_length", "verify"],
+        "Model": ["variant", "allow_batch_dependent", "max_length", "verify"],
         "Performance": ["provider", "threads", "batch_tokens", "chunk_rows"],
         "Cluster": ["engine", "address", "actors", "gpus_per_actor"],
     },
@@ -478,10 +485,14 @@ def export_command(
 @click.option(
     "--variant",
     default=None,
-    help="Model variant from the deploy manifest (default: its default variant). "
+    help="Model variant from the deploy manifest (default: its default variant), or auto: "
+    "the fastest variant that passes the parity gate on this machine, batch-invariant "
+    "ones only unless --allow-batch-dependent (measured with these --provider and "
+    "--threads on the first run, then cached; with --engine ray, measured on the driver). "
     "int8-dynamic is NOT batch-invariant (nor any variant its manifest marks so): labels "
     "may depend on batching (--batch-tokens, neighbouring rows); the run warns.",
 )
+@_ALLOW_BATCH_DEPENDENT
 @click.option(
     "--provider",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -539,7 +550,9 @@ def export_command(
     "verify",
     is_flag=True,
     help="Before scoring, re-run the export's parity check of the variant on this machine "
-    "(as `reviewscore verify`); exit 3 without scoring if it fails. Local engine only.",
+    "(as `reviewscore verify`); exit 3 without scoring if it fails. With --variant auto, "
+    "auto's measurement is that check of every variant, made now instead of read from the "
+    "cache. Local engine only.",
 )
 @click.option(
     "--engine",
@@ -594,6 +607,7 @@ def _score(values: dict[str, Any]) -> None:
 def _score_locally(values: dict[str, Any]) -> None:
     """`score`: this process, one output file (or standard output)."""
     from reviewscore.metrics import format_metrics
+    from reviewscore.score.auto_variant import AUTO
     from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.score.inputs import resolve_inputs
     from reviewscore.score.pipeline import ScoreOptions, score_files
@@ -601,7 +615,8 @@ def _score_locally(values: dict[str, Any]) -> None:
 
     options = ScoreOptions.from_command(values)
     paths = resolve_inputs(list(values["inputs"]))
-    if values["verify"]:
+    auto = values["variant"] == AUTO
+    if values["verify"] and not auto:
         _verify(
             values["deploy_dir"],
             [values["variant"]] if values["variant"] else None,
@@ -610,13 +625,19 @@ def _score_locally(values: dict[str, Any]) -> None:
             as_json=False,
             lines_to_stderr=True,
         )
+    # auto with --verify: its measurement is the parity check, made now (not cached).
     classifier = DeployedClassifier.open(
         values["deploy_dir"],
         values["variant"],
         provider=values["provider"],
         threads=values["threads"],
         max_length=values["max_length"],
+        allow_batch_dependent=values["allow_batch_dependent"],
+        remeasure=values["verify"] and auto,
     )
+    if values["verify"] and classifier.auto and classifier.auto.verification:
+        for line in classifier.auto.verification.lines():
+            click.echo(f"verify {line}", err=True)
     summary = score_files(classifier, paths, values["output"], options, progress=values["progress"])
     for line in describe(summary):
         click.echo(line, err=True)
@@ -647,6 +668,11 @@ def _score_locally(values: dict[str, Any]) -> None:
     help="As for `score`: check the provider that will score.",
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime threads.")
+@click.option(
+    "--allow-batch-dependent",
+    is_flag=True,
+    help="With --all: say what --variant auto --allow-batch-dependent would pick.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
 def verify_command(
     deploy_dir: Path,
@@ -654,6 +680,7 @@ def verify_command(
     all_variants: bool,
     provider: str,
     threads: int | None,
+    allow_batch_dependent: bool,
     as_json: bool,
 ) -> None:
     """Re-run DEPLOY_DIR's parity check on this machine, with the base install only.
@@ -666,19 +693,64 @@ def verify_command(
     measured: verify where it will score. On a CPU without VNNI or AMX the scorer, and so
     this check, asks onnxruntime for exact int8 products ("exact int8 mode" on the line;
     REVIEWSCORE_EXACT_INT8=1 or 0 forces it). One line per variant (with --json, the lines
-    go to stderr). Exit 0 when every variant passes, 3 when one fails, 1 for a folder
-    without a stored reference (re-export it).
+    go to stderr).
+
+    With --all, every variant is also timed here (the scorer's batching, these --provider
+    and --threads), and one table shows each verdict, its figures and its speed, then the
+    variant `score --variant auto` would pick and why (that measurement is cached for it).
+
+    Exit 0 when every variant passes, 3 when one fails, 1 for a folder without a stored
+    reference (re-export it).
     """
     if all_variants and variants:
         raise click.UsageError("give --variant or --all, not both")
-    chosen: list[str] | None = list(variants) or None
+    if allow_batch_dependent and not all_variants:
+        raise click.UsageError("--allow-batch-dependent goes with --all")
     if all_variants:
-        from reviewscore.deploy_folder import load_manifest
-        from reviewscore.score.classifier import takes_text
-
-        found = load_manifest(deploy_dir, verify=False).variants
-        chosen = [name for name, entry in found.items() if not takes_text(entry)]
+        _verify_all(deploy_dir, provider, threads, allow_batch_dependent, as_json=as_json)
+        return
+    chosen = list(variants) or None
     _verify(deploy_dir, chosen, provider, threads, as_json=as_json, lines_to_stderr=as_json)
+
+
+def _verify_all(
+    deploy_dir: Path,
+    provider: str,
+    threads: int | None,
+    allow_batch_dependent: bool,
+    *,
+    as_json: bool,
+) -> None:
+    """`verify --all`: every scorer variant checked and timed, one table (to stderr with
+    --json), the pick of `auto`; the measurement is cached for `--variant auto`."""
+    import json
+
+    from reviewscore.deploy_folder import load_manifest
+    from reviewscore.parity_figures import ParityError
+    from reviewscore.score.auto_variant import record_measurement, scorer_variants
+    from reviewscore.score.session import default_threads
+    from reviewscore.score.verify import verify_folder
+    from reviewscore.score.verify_table import pick, table_json, table_lines
+
+    manifest = load_manifest(deploy_dir, verify=False)
+    names = scorer_variants(manifest)
+    result = verify_folder(deploy_dir, names, provider=provider, threads=threads, timed=True)
+    record_measurement(
+        deploy_dir,
+        result,
+        provider=provider,
+        threads=threads,
+        warn=lambda line: click.echo(f"warning: {line}", err=True),
+    )
+    choice = pick(result, manifest, allow_batch_dependent)
+    lines = table_lines(result, manifest, choice, threads=threads or default_threads())
+    for line in lines:
+        click.echo(line, err=as_json)
+    if as_json:
+        click.echo(json.dumps({**result.to_json(), **table_json(result, choice)}, indent=1))
+    message = result.failures()
+    if message:
+        raise ParityError(message)
 
 
 def _verify(
@@ -741,7 +813,14 @@ def _score_on_ray(values: dict[str, Any]) -> None:
     help="Address to listen on; 0.0.0.0 exposes the service to the network.",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--variant", default=None, help="Model variant (default: the folder's default).")
+@click.option(
+    "--variant",
+    default=None,
+    help="Model variant (default: the folder's default), or auto: the fastest variant that "
+    "passes the parity gate on this machine, measured with these --threads on the first "
+    "start, then cached (see `score --help`).",
+)
+@_ALLOW_BATCH_DEPENDENT
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -809,6 +888,7 @@ def serve_command(
     host: str,
     port: int,
     variant: str | None,
+    allow_batch_dependent: bool,
     threads: int | None,
     max_batch_tokens: int,
     max_wait_ms: float,
@@ -840,6 +920,7 @@ def serve_command(
         max_request_texts,
         max_text_chars,
         api_key_file,
+        allow_batch_dependent=allow_batch_dependent,
     )
     serve(deploy_dir, options)
 

@@ -21,6 +21,12 @@ import ray.data
 
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
+from reviewscore.score.auto_variant import (
+    AUTO,
+    AutoVariant,
+    check_allow_batch_dependent,
+    resolve_auto_variant,
+)
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, refuse_text_variant, softmax
 
@@ -69,10 +75,34 @@ class ScorerActor:
 
 def check_deploy_dir(deploy_dir: str | Path, variant: str | None) -> Path:
     """Fail on the driver, before any actor starts, when the folder or variant is wrong; the
-    actors still verify the files' hashes when they open it."""
+    actors still verify the files' hashes when they open it. "auto" is resolved later, on
+    the driver too (`driver_variant`)."""
     deploy_dir = Path(deploy_dir).resolve()
-    refuse_text_variant(load_manifest(deploy_dir, verify=False), variant)
+    manifest = load_manifest(deploy_dir, verify=False)
+    refuse_text_variant(manifest, None if variant == AUTO else variant)
     return deploy_dir
+
+
+def driver_variant(
+    deploy_dir: Path,
+    variant: str | None,
+    *,
+    provider: str,
+    threads: int,
+    allow_batch_dependent: bool,
+) -> tuple[str | None, AutoVariant | None]:
+    """The variant every actor opens: "auto" is chosen here, once, measured on the driver
+    with the actors' thread count and provider (or read from the driver's cache), so every
+    actor scores with the same variant; any other is passed on as it is."""
+    if variant != AUTO:
+        return variant, None
+    auto = resolve_auto_variant(
+        deploy_dir,
+        provider=provider,
+        threads=threads,
+        allow_batch_dependent=allow_batch_dependent,
+    )
+    return auto.variant, auto
 
 
 def score_dataset(
@@ -91,6 +121,7 @@ def score_dataset(
     text_column: str = "text",
     keep_text: bool = True,
     actor_class: type[ScorerActor] = ScorerActor,
+    allow_batch_dependent: bool = False,
 ) -> ray.data.Dataset:
     """`dataset` with `label`, `label_name` (and `p_0`... with `probs`) added to each row.
 
@@ -100,9 +131,18 @@ def score_dataset(
     local scorer's 8192 by default: smaller chunks scored measurably slower, likely the
     shorter window to sort by length); a block bigger than that goes to one actor whole, so
     feed it small blocks (`read_review_dataset` does; for your own Dataset, lower
-    DataContext.target_max_block_size before making it).
+    DataContext.target_max_block_size before making it). `variant="auto"` is chosen here,
+    on the driver (`driver_variant`).
     """
+    check_allow_batch_dependent(variant, allow_batch_dependent)
     deploy_dir = check_deploy_dir(deploy_dir, variant)
+    variant, _ = driver_variant(
+        deploy_dir,
+        variant,
+        provider=provider,
+        threads=threads,
+        allow_batch_dependent=allow_batch_dependent,
+    )
     constructor: dict[str, Any] = {
         "variant": variant,
         "provider": provider,

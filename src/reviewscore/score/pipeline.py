@@ -116,6 +116,7 @@ def score_files(
         here=local_cpu(),
         deploy_dir=str(classifier.deploy_dir),
         exact_int8=classifier.session.exact_int8,
+        auto=classifier.auto,
     )
     label_mode = LabelMode.REQUIRED if options.evaluate else LabelMode.IGNORED
     truth: list[np.ndarray] = []

@@ -9,7 +9,7 @@ the figures against the manifest's thresholds with the export's own code. No tor
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from reviewscore.parity_figures import checked_variant, failures_message, summar
 from reviewscore.parity_reference import Reference, read_reference
 from reviewscore.score.classifier import DeployedClassifier
 from reviewscore.score.session import exact_int8_wanted
+from reviewscore.score.variant_timing import time_variants
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Verification:
     figures: dict[str, ParityFigures]  # variant -> figures measured here
     at_export: dict[str, ParityFigures | None]  # variant -> the manifest's figures, if any
     exact_int8: bool  # onnxruntime was asked for exact int8 products here (score/session.py)
+    # With `timed`: variant -> phrases/s here (the variants the provider could run)
+    speeds: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -57,6 +60,7 @@ class Verification:
             "thresholds": asdict(self.thresholds),
             "variants": {name: f.to_dict() for name, f in self.figures.items()},
             "at_export": {name: f.to_dict() if f else {} for name, f in self.at_export.items()},
+            **({"phrases_per_second": self.speeds} if self.speeds else {}),
         }
 
 
@@ -85,26 +89,36 @@ def verify_folder(
     *,
     provider: str = "auto",
     threads: int | None = None,
+    timed: bool = False,
 ) -> Verification:
-    """Re-run the parity check of `variants` (default: the folder's default variant) here."""
+    """Re-run the parity check of `variants` (default: the folder's default variant) here;
+    with `timed`, also time each variant the provider could run (score/variant_timing.py),
+    failed ones too, so a table can show what a failure would have been worth."""
     deploy_dir = Path(deploy_dir)
     manifest = load_manifest(deploy_dir, verify=True)
     reference, thresholds = _stored_reference(deploy_dir, manifest)
     names = variants or [manifest.default_variant]
     precisions = {name: manifest.variant(name).precision for name in names}
+    opened: dict[str, DeployedClassifier] = {}
+
+    def open_variant(name: str) -> DeployedClassifier:
+        opened[name] = DeployedClassifier.open(deploy_dir, name, provider=provider, threads=threads)
+        return opened[name]
+
     figures = {
         name: checked_variant(
-            lambda name=name: DeployedClassifier.open(
-                deploy_dir, name, provider=provider, threads=threads
-            ),
-            precisions[name],
-            reference,
-            thresholds,
+            lambda name=name: open_variant(name), precisions[name], reference, thresholds
         )
         for name in names
     }
     at_export = {name: manifest.parity_of(name) for name in names}
-    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8_wanted())
+    speeds = {}
+    if timed:
+        runnable = {name: c for name, c in opened.items() if figures[name].checked}
+        speeds = time_variants(runnable, reference.texts)
+    return Verification(
+        deploy_dir, thresholds, figures, at_export, exact_int8_wanted(), speeds=speeds
+    )
 
 
 def verify_classifier(classifier: DeployedClassifier) -> Verification:

@@ -113,8 +113,9 @@ def model_sha256(classifier: DeployedClassifier) -> str:
 
 
 def describe_model(state: ServeState) -> dict[str, Any]:
-    """What a client needs to know about the answers: labels, variant, whether a label can
-    depend on the rest of the micro-batch, the export's parity figures, the hashes."""
+    """What a client needs to know about the answers: labels, variant (and, for `--variant
+    auto`, the runner-up and both speeds measured here), whether a label can depend on the
+    rest of the micro-batch, the export's parity figures, the hashes."""
     classifier = state.classifier
     manifest = classifier.manifest
     parity = manifest.parity_of(classifier.variant_name)
@@ -123,6 +124,8 @@ def describe_model(state: ServeState) -> dict[str, Any]:
         "variant": classifier.variant_name,
         "precision": classifier.variant.precision,
         "batch_invariant": classifier.variant.batch_invariant,
+        # how --variant auto chose the variant (speeds measured on this machine), or None
+        "auto": classifier.auto and classifier.auto.to_dict(),
         "parity": parity and parity.to_dict(),
         "model_sha256": model_sha256(classifier),
         "files_sha256": manifest.files,

@@ -32,6 +32,7 @@ class ServeOptions:
     max_request_texts: int
     max_text_chars: int
     api_key_file: Path | None
+    allow_batch_dependent: bool = False  # with variant "auto" (score/auto_variant.py)
 
 
 def _require_serve_extra() -> None:
@@ -96,7 +97,12 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     limits = Limits(options.max_body_bytes, options.max_request_texts, options.max_text_chars)
     check_limits(limits, options.batch.max_queue_rows)
     api_key = None if options.api_key_file is None else load_api_key(options.api_key_file)
-    classifier = DeployedClassifier.open(deploy_dir, options.variant, threads=options.threads)
+    classifier = DeployedClassifier.open(
+        deploy_dir,
+        options.variant,
+        threads=options.threads,
+        allow_batch_dependent=options.allow_batch_dependent,
+    )
     _log_to_stderr()
     if not classifier.variant.batch_invariant:
         log.warning(
@@ -118,9 +124,10 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
         server_header=False,
     )
     log.info(
-        "serving %s (variant %s, %s threads) on http://%s:%d%s",
+        "serving %s (variant %s%s, %s threads) on http://%s:%d%s",
         deploy_dir,
         classifier.variant_name,
+        f", {classifier.auto.summary()}" if classifier.auto else "",
         options.threads or "default",
         options.host,
         port,
