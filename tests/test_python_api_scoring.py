@@ -300,3 +300,26 @@ def test_help_of_load_says_what_a_user_needs():
     for needed in ("variant", "provider", "threads", "verify", "predict_proba", "Example"):
         assert needed in doc
     assert "ParityError" in doc and "thread" in doc.lower()
+
+
+def test_the_ray_actor_scores_through_a_scorer(root):
+    pytest.importorskip("ray")
+    from reviewscore.cluster.scoring import ScorerActor
+
+    actor = ScorerActor(
+        str(root / "deploy"),
+        variant="int8-dynamic",
+        provider="cpu",
+        threads=1,
+        max_length=None,
+        probs=True,
+        text_column="text",
+        keep_text=False,
+        **BATCHING,
+    )
+    assert isinstance(actor.scorer, reviewscore.Scorer)
+    scored = actor({"text": np.array(TEXTS, dtype=object)})
+    with reviewscore.load(root / "deploy", "int8-dynamic", threads=1, **BATCHING) as scorer:
+        probs = scorer.predict_proba(TEXTS)
+    np.testing.assert_array_equal(scored["label"], probs.argmax(axis=1))
+    np.testing.assert_array_equal(np.stack([scored[f"p_{i}"] for i in range(5)], 1), probs)

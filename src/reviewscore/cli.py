@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reviewscore import __version__
+from reviewscore.data.columns import Columns
+from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.errors import ReviewscoreError, UsageError
 from reviewscore.help_sections import SectionedCommand
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
+from reviewscore.score.session import DEFAULT_PROVIDER, PROVIDER_CHOICES
+
+if TYPE_CHECKING:
+    from reviewscore.score.verify import Verification
+
+_COLUMNS = Columns()  # the columns of the Kaggle files: every command's defaults
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Options that do not go together, refused where the policy lives (an engine's options,
+    the Python API), shown as click's usage error: exit code 2 with the command's usage."""
+    try:
+        yield
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -462,16 +483,16 @@ def export_command(
     "Default: csv; with --engine ray: parquet (ray writes parquet or tsv shards).",
 )
 @click.option("--probs", is_flag=True, help="Add the class probabilities (not with kaggle).")
-@click.option("--text-column", default="Phrase", show_default=True)
+@click.option("--text-column", default=_COLUMNS.text, show_default=True)
 @click.option(
     "--id-column",
-    default="PhraseId",
+    default=_COLUMNS.id,
     show_default=True,
     help="Kept in the output; rows are numbered from 1 when a file has none.",
 )
 @click.option(
     "--label-column",
-    default="Sentiment",
+    default=_COLUMNS.label,
     show_default=True,
     help="Gold labels for --evaluate; also the label header of the output.",
 )
@@ -484,8 +505,8 @@ def export_command(
 )
 @click.option(
     "--provider",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
+    type=click.Choice(PROVIDER_CHOICES),
+    default=DEFAULT_PROVIDER,
     show_default=True,
     help="auto: CUDA when onnxruntime offers it, else CPU; cuda: fail if unusable.",
 )
@@ -499,7 +520,7 @@ def export_command(
 @click.option(
     "--batch-tokens",
     type=click.IntRange(min=1),
-    default=4096,
+    default=DEFAULT_BATCH_TOKENS,
     show_default=True,
     help="Token budget per batch (rows x longest row, after sorting by length).",
 )
@@ -512,7 +533,7 @@ def export_command(
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=8192,
+    default=DEFAULT_CHUNK_ROWS,
     show_default=True,
     help="Rows read, scored and written at a time (memory stays flat); with --engine ray, "
     "the rows an actor takes at a time.",
@@ -582,46 +603,51 @@ def score_command(**values: Any) -> None:
 def _score(values: dict[str, Any]) -> None:
     """Run the engine asked for. Each engine's options object holds its defaults and what
     it refuses; a refusal is shown as click's usage error (exit code 2)."""
-    try:
+    with _usage_errors():
         if values["engine"] == "ray":
             _score_on_ray(values)
         else:
             _score_locally(values)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _score_locally(values: dict[str, Any]) -> None:
-    """`score`: this process, one output file (or standard output)."""
+    """`score`: this process, one output file (or standard output), through the Python
+    API's Scorer (`reviewscore.load`)."""
     from reviewscore.metrics import format_metrics
-    from reviewscore.score.classifier import DeployedClassifier
     from reviewscore.score.inputs import resolve_inputs
-    from reviewscore.score.pipeline import ScoreOptions, score_files
+    from reviewscore.score.pipeline import ScoreOptions
     from reviewscore.score.summary import describe
+    from reviewscore.scorer import load
 
     options = ScoreOptions.from_command(values)
     paths = resolve_inputs(list(values["inputs"]))
-    if values["verify"]:
-        _verify(
-            values["deploy_dir"],
-            [values["variant"]] if values["variant"] else None,
-            values["provider"],
-            values["threads"],
-            as_json=False,
-            lines_to_stderr=True,
-        )
-    classifier = DeployedClassifier.open(
+    with load(
         values["deploy_dir"],
         values["variant"],
-        provider=values["provider"],
-        threads=values["threads"],
+        values["provider"],
+        values["threads"],
         max_length=values["max_length"],
-    )
-    summary = score_files(classifier, paths, values["output"], options, progress=values["progress"])
-    for line in describe(summary):
-        click.echo(line, err=True)
-    if summary.metrics is not None:
-        click.echo(format_metrics(summary.metrics, tuple(classifier.labels)), err=True)
+        batch_tokens=options.batch_tokens,
+        chunk_rows=options.chunk_rows,
+    ) as scorer:
+        if values["verify"]:
+            _report(scorer.verify(), as_json=False, lines_to_stderr=True)
+        summary = scorer.score_file(
+            paths,
+            values["output"],
+            format=options.fmt,
+            probs=options.probs,
+            text_column=options.columns.text,
+            id_column=options.columns.id,
+            label_column=options.columns.label,
+            on_bad_line=options.on_bad_line,
+            evaluate=options.evaluate,
+            progress=values["progress"],
+        )
+        for line in describe(summary):
+            click.echo(line, err=True)
+        if summary.metrics is not None:
+            click.echo(format_metrics(summary.metrics, scorer.label_names), err=True)
 
 
 @cli.command("verify")
@@ -641,8 +667,8 @@ def _score_locally(values: dict[str, Any]) -> None:
 )
 @click.option(
     "--provider",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
+    type=click.Choice(PROVIDER_CHOICES),
+    default=DEFAULT_PROVIDER,
     show_default=True,
     help="As for `score`: check the provider that will score.",
 )
@@ -669,42 +695,25 @@ def verify_command(
     go to stderr). Exit 0 when every variant passes, 3 when one fails, 1 for a folder
     without a stored reference (re-export it).
     """
-    if all_variants and variants:
-        raise click.UsageError("give --variant or --all, not both")
-    chosen: list[str] | None = list(variants) or None
-    if all_variants:
-        from reviewscore.deploy_folder import load_manifest
-        from reviewscore.score.classifier import takes_text
+    from reviewscore.scorer import verify
 
-        found = load_manifest(deploy_dir, verify=False).variants
-        chosen = [name for name, entry in found.items() if not takes_text(entry)]
-    _verify(deploy_dir, chosen, provider, threads, as_json=as_json, lines_to_stderr=as_json)
+    with _usage_errors():
+        report = verify(
+            deploy_dir, variants, all_variants=all_variants, provider=provider, threads=threads
+        )
+    _report(report, as_json=as_json, lines_to_stderr=as_json)
 
 
-def _verify(
-    deploy_dir: Path,
-    variants: list[str] | None,
-    provider: str,
-    threads: int | None,
-    *,
-    as_json: bool,
-    lines_to_stderr: bool,
-) -> None:
-    """Print the verification (one line per variant; JSON on stdout with `as_json`) and
-    raise ParityError (exit 3) on a failure."""
+def _report(report: Verification, *, as_json: bool, lines_to_stderr: bool) -> None:
+    """Print a verification (one line per variant; JSON on stdout with `as_json`) and
+    raise its ParityError (exit 3) on a failure."""
     import json
 
-    from reviewscore.parity_figures import ParityError
-    from reviewscore.score.verify import verify_folder
-
-    result = verify_folder(deploy_dir, variants, provider=provider, threads=threads)
-    for line in result.lines():
+    for line in report.lines():
         click.echo(f"verify {line}", err=lines_to_stderr)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=1))
-    message = result.failures()
-    if message:
-        raise ParityError(message)
+        click.echo(json.dumps(report.to_json(), indent=1))
+    report.check()
 
 
 def _score_on_ray(values: dict[str, Any]) -> None:
