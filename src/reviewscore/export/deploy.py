@@ -61,6 +61,8 @@ VARIANT_FILES = {
 # fp32 is exact (labels equal PyTorch's, none move with the batching); see the README of
 # bench/ and the export report for the figures that ruled out int8 as the default.
 DEFAULT_VARIANT = "fp32"
+# `export --quantize` choices -> the variant each adds ("none": only fp32).
+QUANTIZE_CHOICES = {"none": None, "static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
 EDGE_MIN_OPSET = 13
 
 
