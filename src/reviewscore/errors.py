@@ -34,7 +34,7 @@ class DataError(ReviewscoreError):
             where += f", column {column}"
         super().__init__(f"{where}: {message}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         """Rebuild from the constructor's own arguments: the default pickling of an exception
         calls `cls(*self.args)`, i.e. with the formatted message alone, which fails for this
         signature or loses the fields (Ray pickles errors raised in its tasks)."""

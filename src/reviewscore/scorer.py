@@ -166,7 +166,7 @@ class Scorer:
         >>> labels.dtype, labels.shape
         (dtype('int64'), (2,))
         """
-        return self.predict_proba(texts).argmax(axis=1).astype(np.int64)
+        return np.asarray(self.predict_proba(texts).argmax(axis=1), dtype=np.int64)
 
     def score_file(
         self,
@@ -294,7 +294,7 @@ def load(
         >>> [scorer.label_names[i] for i in labels]
     """
     classifier = DeployedClassifier.open(
-        deploy_dir, variant, provider=provider, threads=threads, max_length=max_length
+        Path(deploy_dir), variant, provider=provider, threads=threads, max_length=max_length
     )
     scorer = Scorer(
         classifier,
@@ -337,4 +337,4 @@ def verify(
     if all_variants:
         found = load_manifest(Path(deploy_dir), verify=False).variants
         chosen = [name for name, entry in found.items() if not takes_text(entry)]
-    return verify_folder(deploy_dir, chosen, provider=provider, threads=threads)
+    return verify_folder(Path(deploy_dir), chosen, provider=provider, threads=threads)

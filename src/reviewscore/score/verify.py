@@ -10,6 +10,7 @@ the figures against the manifest's thresholds with the export's own code. No tor
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,7 @@ def verify_folder(
     precisions = {name: manifest.variant(name).precision for name in names}
     figures = {
         name: checked_variant(
-            lambda name=name: DeployedClassifier.open(
-                deploy_dir, name, provider=provider, threads=threads
-            ),
+            partial(DeployedClassifier.open, deploy_dir, name, provider=provider, threads=threads),
             precisions[name],
             reference,
             thresholds,
