@@ -240,6 +240,13 @@ def test_load_refuses_a_folder_and_a_variant_it_cannot_open(root, tmp_path):
         reviewscore.load(root / "deploy", "int4")
     with pytest.raises(reviewscore.ReviewscoreError, match="exceeds the model's max length"):
         reviewscore.load(root / "deploy", max_length=1000)
+    for bad, message in [
+        ({"threads": 0}, "threads must be at least 1, not 0"),
+        ({"batch_tokens": -5}, "batch_tokens must be at least 1"),
+        ({"chunk_rows": 0}, "chunk_rows must be at least 1"),
+    ]:
+        with pytest.raises(reviewscore.UsageError, match=message):
+            reviewscore.load(root / "deploy", **bad)
 
 
 BLOCK_TORCH = """

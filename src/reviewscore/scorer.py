@@ -55,6 +55,15 @@ def as_texts(texts: Iterable[str]) -> list[str]:
     return items
 
 
+def check_settings(threads: int | None, batch_tokens: int, chunk_rows: int) -> None:
+    """What the command's option types refuse (click.IntRange(min=1)), refused here too."""
+    for name, value in (("threads", threads), ("batch_tokens", batch_tokens)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be at least 1, not {value}")
+    if chunk_rows < 1:
+        raise UsageError(f"chunk_rows must be at least 1, not {chunk_rows}")
+
+
 class Scorer:
     """A deploy folder's variant, open and ready: texts in, labels or probabilities out.
 
@@ -84,11 +93,7 @@ class Scorer:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> None:
         """Wrap an open classifier; `reviewscore.load` is the way to get one."""
-        if batch_tokens < 1 or chunk_rows < 1:
-            raise UsageError(
-                f"batch_tokens and chunk_rows must be at least 1, not {batch_tokens} and "
-                f"{chunk_rows}"
-            )
+        check_settings(threads, batch_tokens, chunk_rows)
         self._classifier: DeployedClassifier | None = classifier
         self._manifest = classifier.manifest
         self._variant = classifier.variant_name
@@ -261,13 +266,14 @@ def load(
     """Open a deploy folder (from `reviewscore export`) for scoring; returns a `Scorer`.
 
     Every file is checked against the manifest's sha256 first. Needs only the base install
-    (onnxruntime, tokenizers, numpy); nothing is imported before this call.
+    (onnxruntime, tokenizers, numpy; no torch): `import reviewscore` loads none of them.
 
     Args:
         deploy_dir: the deploy folder.
-        variant: a variant of its manifest (fp32, int8-static, int8-dynamic, fp16; default:
-            the folder's default), as `reviewscore score --variant`. int8-dynamic is not
-            batch-invariant: a text's label may depend on the texts batched with it.
+        variant: a variant of its manifest, as `reviewscore score --variant` takes it
+            (fp32, int8-static, int8-dynamic, fp16; default: the folder's default).
+            int8-dynamic is not batch-invariant: a text's label may depend on the texts
+            batched with it.
         provider: "auto" (CUDA when onnxruntime offers it, else CPU), "cpu" or "cuda"
             (an error if CUDA cannot run).
         threads: onnxruntime intra-op threads (default: the physical cores).
@@ -293,6 +299,7 @@ def load(
         >>> labels = scorer.predict(["a gorgeous, moving film", "a dull mess"])
         >>> [scorer.label_names[i] for i in labels]
     """
+    check_settings(threads, batch_tokens, chunk_rows)
     classifier = DeployedClassifier.open(
         Path(deploy_dir), variant, provider=provider, threads=threads, max_length=max_length
     )
