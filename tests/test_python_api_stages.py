@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,8 @@ def test_a_failed_gate_raises_the_parity_error_with_its_figures(trained):
     assert isinstance(error.report, Manifest) and error.report.parity_passed is False
     on_disk = json.loads((out / MANIFEST).read_text())
     assert on_disk["parity"]["fp32"]["max_abs_logit_diff"] == figures.max_abs_logit_diff
+    copied = pickle.loads(pickle.dumps(error))  # as Ray or multiprocessing hand it back
+    assert copied.figures == error.figures and str(copied) == str(error)
 
 
 def test_train_takes_a_typed_options_object_and_refuses_unknown_names(tiny, trained, tmp_path):
