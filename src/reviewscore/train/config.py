@@ -119,7 +119,11 @@ def build_config(recipe: str, options: dict[str, Any]) -> TrainConfig:
 class TrainOptions:
     """`reviewscore train`'s options under their command-line names (`--lr-decay` is
     `lr_decay`), for the command and `reviewscore.train` alike. None means not given: the
-    recipe's default (RECIPE_DEFAULTS, then TrainConfig's), and the Kaggle files' columns."""
+    recipe's default (RECIPE_DEFAULTS, then TrainConfig's), and the Kaggle files' columns.
+
+    >>> options = TrainOptions(recipe="ulmfit", unfreeze="1,2,all", epochs=0.5)
+    >>> run = reviewscore.train("train.tsv.gz", "runs/ulmfit", options, device="cpu")
+    """
 
     model: str | None = None
     recipe: str | None = None
