@@ -1,9 +1,9 @@
-"""Score a Ray Dataset with a pool of actors, each holding one DeployedClassifier.
+"""Score a Ray Dataset with a pool of actors, each holding one Scorer (`reviewscore.load`).
 
 An actor opens the deploy folder once (manifest check, tokenizer, onnxruntime session) and
-then scores batch after batch with the single-machine scorer's own code: `encode`, then
-`logits_encoded` (length sort, token-budget batches, dynamic padding, session.run, input
-order restored). Nothing of the per-batch work is re-implemented here.
+then scores batch after batch with the single-machine scorer's own code: `predict_proba`
+(tokenise, length sort, token-budget batches, dynamic padding, session.run, input order
+restored), one batch as one chunk. Nothing of the per-batch work is re-implemented here.
 
 A dead actor is Ray's business: Ray Data creates the pool with max_restarts=-1 and
 max_task_retries=-1, so the actor is restarted and the task it held is run again, and a
@@ -28,11 +28,12 @@ from reviewscore.score.auto_variant import (
     resolve_auto_variant,
 )
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
-from reviewscore.score.classifier import DeployedClassifier, refuse_text_variant, softmax
+from reviewscore.score.classifier import refuse_text_variant
+from reviewscore.scorer import load
 
 
 class ScorerActor:
-    """The per-actor state: one classifier, loaded in `__init__`, used by every `__call__`.
+    """The per-actor state: one Scorer, loaded in `__init__`, used by every `__call__`.
 
     Subclass it to add per-batch work (call `super().__call__`) and pass the subclass to
     `score_dataset(actor_class=...)`.
@@ -50,20 +51,26 @@ class ScorerActor:
         probs: bool,
         text_column: str,
         keep_text: bool,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> None:
-        self.classifier = DeployedClassifier.open(
-            deploy_dir, variant, provider=provider, threads=threads, max_length=max_length
+        """`chunk_rows`: at least the rows of a batch, so each batch is sorted and
+        batched whole, as `score_dataset` passes its `batch_rows`."""
+        self.scorer = load(
+            deploy_dir,
+            variant,
+            provider,
+            threads,
+            max_length=max_length,
+            batch_tokens=batch_tokens,
+            chunk_rows=chunk_rows,
         )
-        self.label_names = np.asarray(self.classifier.labels, dtype=object)
-        self.batch_tokens = batch_tokens
+        self.label_names = np.asarray(self.scorer.label_names, dtype=object)
         self.probs = probs
         self.text_column = text_column
         self.keep_text = keep_text
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = batch[self.text_column].tolist()
-        encoded = self.classifier.encode(texts)
-        probs = softmax(self.classifier.logits_encoded(encoded, self.batch_tokens))
+        probs = self.scorer.predict_proba(batch[self.text_column].tolist())
         labels = probs.argmax(axis=1)
         out = {k: v for k, v in batch.items() if self.keep_text or k != self.text_column}
         out["label"] = labels.astype(np.int64)
@@ -152,6 +159,7 @@ def score_dataset(
         "probs": probs,
         "text_column": text_column,
         "keep_text": keep_text,
+        "chunk_rows": batch_rows,
     }
     # No repartition here: its tasks would need a CPU that the actors may all hold (a
     # deadlock). A block goes to one actor whole, so `read_review_dataset` makes small blocks.

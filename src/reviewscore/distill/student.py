@@ -16,10 +16,9 @@ from typing import Any
 
 from torch import nn
 
+from reviewscore.distill.options import KEEP_CHOICES
 from reviewscore.errors import ReviewscoreError
 from reviewscore.train.layer_groups import layer_lists
-
-KEEP_CHOICES = ("bottom", "spread")
 
 
 def kept_layers(depth: int, n: int, keep: str) -> list[int]:

@@ -28,7 +28,7 @@ from reviewscore.deploy_folder import (
     is_deploy_folder,
     write_manifest,
 )
-from reviewscore.errors import ReviewscoreError
+from reviewscore.errors import ParityError, ReviewscoreError
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.onnx_graph import DEFAULT_OPSET, export_onnx
 from reviewscore.export.optimize import optimize_graph
@@ -44,7 +44,7 @@ from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
-from reviewscore.parity_figures import ParityError, failures_message
+from reviewscore.parity_figures import failures_message
 from reviewscore.parity_reference import REFERENCE_FILE, read_reference
 from reviewscore.run_model import load_run_model
 from reviewscore.score.classifier import takes_text
@@ -60,6 +60,8 @@ VARIANT_FILES = {
 # fp32 is exact (labels equal PyTorch's, none move with the batching), and int8's speed-up
 # depends on the CPU family: see docs/export.md#variants for why int8 is not the default.
 DEFAULT_VARIANT = "fp32"
+# `export --quantize` choices -> the variant each adds ("none": only fp32).
+QUANTIZE_CHOICES = {"none": None, "static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
 EDGE_MIN_OPSET = 13
 
 
@@ -112,10 +114,11 @@ def export_run(
     inputs = [run_dir, *filter(None, (options.parity_data, options.calibration))]
     with replace_folder(out_dir, "deploy folder", is_deploy_folder, inputs) as staging:
         manifest = _build(Path(run_dir), staging, options, echo)
+    manifest = replace(manifest, path=out_dir / MANIFEST)
     message = failures_message(manifest.parity or {})
     if message:
-        raise ParityError(f"{message} (figures in {out_dir / MANIFEST})")
-    return replace(manifest, path=out_dir / MANIFEST)
+        raise ParityError(f"{message} (figures in {manifest.path})", manifest.parity, manifest)
+    return manifest
 
 
 def _build(

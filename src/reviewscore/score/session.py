@@ -14,6 +14,7 @@ from reviewscore.errors import ReviewscoreError, UsageError
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 PROVIDER_CHOICES = ("auto", "cpu", "cuda")
+DEFAULT_PROVIDER = "auto"  # what `score`, `verify` and `reviewscore.load` ask for
 # onnxruntime's kOrtSessionOptionsAvx2PrecisionMode: rewrite 8-bit s8 weights of quantised
 # matrix products to u8, so the u8 x u8 kernels (exact, slower) run instead of the u8 x s8
 # ones that saturate without VNNI. Weights within 7 bits (int8-dynamic's) are left as they

@@ -15,7 +15,7 @@ from typing import Any
 
 from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.deploy_folder import Manifest, ParityFigures, Thresholds, load_manifest
-from reviewscore.errors import FolderError
+from reviewscore.errors import FolderError, ParityError
 from reviewscore.parity_figures import checked_variant, failures_message, summary
 from reviewscore.parity_reference import Reference, read_reference
 from reviewscore.score.classifier import DeployedClassifier
@@ -25,6 +25,11 @@ from reviewscore.score.variant_timing import time_variants
 
 @dataclass(frozen=True)
 class Verification:
+    """`reviewscore verify`'s report: per variant, the parity figures measured on this
+    machine (`figures`, with `.passed` and `.failures`) beside the export's (`at_export`),
+    the thresholds judged with, and `passed` overall. `lines()` and `to_json()` are what the
+    command prints; `check()` raises ParityError when a variant failed."""
+
     deploy_dir: Path
     thresholds: Thresholds  # the manifest's, as the export judged with
     figures: dict[str, ParityFigures]  # variant -> figures measured here
@@ -51,6 +56,12 @@ class Verification:
     def failures(self) -> str | None:
         message = failures_message(self.figures)
         return message and f"{message} on this machine ({describe_cpu(local_cpu())})"
+
+    def check(self) -> None:
+        """Raise ParityError, carrying the figures and this report, if a variant failed."""
+        message = self.failures()
+        if message:
+            raise ParityError(message, self.figures, self)
 
     def to_json(self) -> dict[str, Any]:
         return {

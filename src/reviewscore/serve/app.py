@@ -1,5 +1,6 @@
 """The HTTP app: routes, JSON errors, the bearer key, one access-log line and the metrics of
-every request. Built around an opened classifier and a micro-batcher (see server.py)."""
+every request. Built around an open Scorer (`reviewscore.load`) and a micro-batcher that
+plans the session runs of its classifier (see server.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reviewscore.score.classifier import DeployedClassifier, softmax
+from reviewscore.scorer import Scorer
 from reviewscore.serve.auth import authorized
 from reviewscore.serve.batcher import MicroBatcher, QueueFull
 from reviewscore.serve.limits import Limits, RequestError, parse_score_request
@@ -39,11 +41,17 @@ RETRY_AFTER_S = 1
 class ServeState:
     """What the routes need; one per app."""
 
-    classifier: DeployedClassifier
+    scorer: Scorer
     batcher: MicroBatcher
     metrics: ServeMetrics
     limits: Limits
     api_key: bytes | None
+
+    @property
+    def classifier(self) -> DeployedClassifier:
+        """The Scorer's classifier: requests are tokenised one by one and their token ids
+        merged into micro-batches, below the Scorer's texts-in calls."""
+        return self.scorer.classifier
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -86,7 +86,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     _require_serve_extra()
     import uvicorn
 
-    from reviewscore.score.classifier import DeployedClassifier
+    from reviewscore.scorer import load
     from reviewscore.serve.app import ServeState, build_app
     from reviewscore.serve.auth import load_api_key
     from reviewscore.serve.batcher import MicroBatcher
@@ -97,12 +97,14 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     limits = Limits(options.max_body_bytes, options.max_request_texts, options.max_text_chars)
     check_limits(limits, options.batch.max_queue_rows)
     api_key = None if options.api_key_file is None else load_api_key(options.api_key_file)
-    classifier = DeployedClassifier.open(
+    scorer = load(
         deploy_dir,
         options.variant,
+        provider="cpu",
         threads=options.threads,
         allow_batch_dependent=options.allow_batch_dependent,
     )
+    classifier = scorer.classifier
     _log_to_stderr()
     if not classifier.variant.batch_invariant:
         log.warning(
@@ -112,7 +114,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
         )
     metrics = ServeMetrics()
     batcher = MicroBatcher(classifier, options.batch, metrics, Readiness())
-    app = build_app(ServeState(classifier, batcher, metrics, limits, api_key))
+    app = build_app(ServeState(scorer, batcher, metrics, limits, api_key))
     sock = _listen(options.host, options.port)
     port = sock.getsockname()[1]  # the one the system chose, for --port 0
     config = uvicorn.Config(
