@@ -10,6 +10,7 @@ the figures against the manifest's thresholds with the export's own code. No tor
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def verify_folder(
 
     figures = {
         name: checked_variant(
-            lambda name=name: open_variant(name), precisions[name], reference, thresholds
+            partial(open_variant, name), precisions[name], reference, thresholds
         )
         for name in names
     }
