@@ -411,16 +411,18 @@ def test_serve_model_endpoint_names_the_choice(exported_int8, cache):
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
 
+    from reviewscore.scorer import load
     from reviewscore.serve.app import ServeState, build_app
     from reviewscore.serve.batcher import BatchSettings, MicroBatcher
     from reviewscore.serve.limits import Limits
     from reviewscore.serve.metrics import ServeMetrics
     from reviewscore.serve.readiness import Readiness
 
-    classifier = DeployedClassifier.open(exported_int8.deploy, "auto", threads=1)
+    scorer = load(exported_int8.deploy, "auto", threads=1)
+    classifier = scorer.classifier
     metrics = ServeMetrics()
     batcher = MicroBatcher(classifier, BatchSettings(max_wait_s=0), metrics, Readiness())
-    state = ServeState(classifier, batcher, metrics, Limits(), None)
+    state = ServeState(scorer, batcher, metrics, Limits(), None)
     with TestClient(build_app(state)) as client:
         model = client.get("/v1/model").json()
     auto = model["auto"]
@@ -472,3 +474,21 @@ def test_a_folder_without_a_reference_cannot_be_measured(tmp_path, cache):
     with pytest.raises(FolderError, match="--variant auto checks each variant against the"):
         resolve(tmp_path / "deploy")
     assert not cache.exists()
+
+
+def test_load_auto_scores_with_the_pick_and_verify_measures_once(exported_int8, cache, runs):
+    """`reviewscore.load(deploy, "auto", verify=True)`: the measurement that picks is the
+    check (3 sessions, then 1 to score), the report holds every variant, and the Scorer
+    gives what a Scorer of the picked variant gives."""
+    from reviewscore.scorer import load
+
+    texts = ["a gorgeous film", "dull", "it has its moments", "bad", "fine"]
+    with load(exported_int8.deploy, "auto", threads=1, verify=True) as scorer:
+        assert runs["opened"] == 3 + 1
+        assert scorer.variant == scorer.classifier.auto.variant
+        assert set(scorer.verification.figures) == {"fp32", "int8-dynamic", "int8-static"}
+        labels = scorer.predict(texts)
+    with load(exported_int8.deploy, scorer.variant, threads=1) as fixed:
+        assert (fixed.predict(texts) == labels).all()
+    with pytest.raises(UsageError, match="--allow-batch-dependent"):
+        load(exported_int8.deploy, "fp32", allow_batch_dependent=True)
