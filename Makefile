@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: venv
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 # The suite without the tests marked slow (training every architecture, resume, Ray).

@@ -23,17 +23,18 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import json
 import os
 import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reviewscore.cpu_features import local_cpu
+import report
+from reviewscore.deploy_folder import is_deploy_folder, load_manifest
+from reviewscore.files import read_json
+from reviewscore.run_folder import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "distill"
@@ -88,12 +89,29 @@ def distill_student(spec: str, data: Path, args: argparse.Namespace) -> Path:
 
 def export(run_dir: Path, name: str, args: argparse.Namespace) -> Path:
     deploy = args.out / f"deploy-{name}"
-    if not (args.reuse and (deploy / "manifest.json").is_file()):
+    if not (args.reuse and is_deploy_folder(deploy)):
         # int8 figures, not a gate: a student's int8 may lose more than the gate allows, and
         # that loss is what the bench measures
         run([*CLI, "export", run_dir, "--out", deploy, "--quantize", "dynamic-int8",
              "--min-agreement", "0", "--max-accuracy-drop", "1", "--parity-rows", 200])  # fmt: skip
     return deploy
+
+
+def model_facts(run_dir: Path, deploy: Path) -> dict[str, Any]:
+    """Layers, distillation time and variant sizes of a run and its export, through the
+    run folder's and the deploy folder's loaders (checked, hashes included)."""
+    run = RunFolder(run_dir)
+    d = run.read_info().distillation or {}
+    metrics = read_json(run.metrics_path)
+    manifest = load_manifest(deploy)
+    return {
+        "layers": read_json(run.model_dir / "config.json")["num_hidden_layers"],
+        "layers_kept": d.get("layers_kept"),
+        "distill_seconds": metrics["train_seconds"] + d["teacher_logits_seconds"] if d else None,
+        "size_mb": {v: (deploy / manifest.variant(v).file).stat().st_size / 1e6 for v in VARIANTS},
+        "valid": {},
+        "phrases_per_s": {v: [] for v in VARIANTS},
+    }
 
 
 def validation_file(out: Path, rows: int | None) -> Path:
@@ -120,8 +138,9 @@ def score(deploy: Path, variant: str, valid: Path, threads: int) -> tuple[dict[s
     found = re.search(r"accuracy (\d\.\d+)\s+macro-F1 (\d\.\d+)", text)
     rows = re.search(r"rows ([\d,]+)\s+accuracy", text)
     assert found and rows, text
-    metrics = {"accuracy": float(found.group(1)), "macro_f1": float(found.group(2))}
-    return metrics, int(rows.group(1).replace(",", "")) / seconds
+    scored = int(rows.group(1).replace(",", ""))
+    metrics = {"accuracy": float(found.group(1)), "macro_f1": float(found.group(2)), "rows": scored}
+    return metrics, scored / seconds
 
 
 def main() -> None:
@@ -135,8 +154,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--valid-rows", type=int, help="Score only the first N of valid.csv.")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "distill")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=OUT, help="Work folder (validation rows).")
     parser.add_argument("--reuse", action="store_true", help="Keep existing runs and exports.")
+    report.add_arguments(parser)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     args.runs.mkdir(parents=True, exist_ok=True)
@@ -148,25 +168,7 @@ def main() -> None:
         models[student.name] = student
     deploys = {name: export(path, name, args) for name, path in models.items()}
 
-    results: dict[str, dict[str, Any]] = {}
-    for name, path in models.items():
-        info = json.loads((path / "run.json").read_text())
-        metrics = json.loads((path / "metrics.json").read_text())
-        manifest = json.loads((deploys[name] / "manifest.json").read_text())
-        d = info.get("distillation") or {}
-        results[name] = {
-            "layers": json.loads((path / "model" / "config.json").read_text())["num_hidden_layers"],
-            "layers_kept": d.get("layers_kept"),
-            "distill_seconds": (
-                metrics["train_seconds"] + d["teacher_logits_seconds"] if d else None
-            ),
-            "size_mb": {
-                v: (deploys[name] / manifest["variants"][v]["file"]).stat().st_size / 1e6
-                for v in VARIANTS
-            },
-            "valid": {},
-            "phrases_per_s": {v: [] for v in VARIANTS},
-        }
+    results = {name: model_facts(path, deploys[name]) for name, path in models.items()}
     valid = validation_file(args.out, args.valid_rows)
     for _ in range(args.rounds):
         for variant in VARIANTS:
@@ -176,31 +178,40 @@ def main() -> None:
                 results[name]["phrases_per_s"][variant].append(rate)
                 print(name, variant, metrics, f"{rate:.0f} phrases/s", flush=True)
 
-    report = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="minutes"),
-        "cpu": local_cpu()["cpu"],
-        "cores": os.cpu_count(),
-        "load_after": os.getloadavg(),
-        "args": {k: str(v) for k, v in vars(args).items()},
-        "results": results,
-    }
-    (args.out / "distill.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{report['cpu']}, {args.threads} threads, scored {valid}")
-    print(
-        "| model | layers | size fp32 / int8 MB | accuracy fp32 / int8 | macro-F1 fp32 / int8 "
-        "| phrases/s fp32 (x) | phrases/s int8 (x) | distill s |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
     best = {n: {v: max(r["phrases_per_s"][v]) for v in VARIANTS} for n, r in results.items()}
+    rows = []
     for name, r in results.items():
         ratio = {v: best[name][v] / best["teacher"][v] for v in VARIANTS}
-        acc = " / ".join(f"{r['valid'][v]['accuracy']:.4f}" for v in VARIANTS)
-        f1 = " / ".join(f"{r['valid'][v]['macro_f1']:.4f}" for v in VARIANTS)
-        size = " / ".join(f"{r['size_mb'][v]:.1f}" for v in VARIANTS)
-        rates = " | ".join(f"{best[name][v]:.0f} ({ratio[v]:.2f}x)" for v in VARIANTS)
         kept = f" {r['layers_kept']}" if r["layers_kept"] else ""
-        seconds = f"{r['distill_seconds']:.0f}" if r["distill_seconds"] else "-"
-        print(f"| {name} | {r['layers']}{kept} | {size} | {acc} | {f1} | {rates} | {seconds} |")
+        rows.append(
+            [
+                name,
+                f"{r['layers']}{kept}",
+                " / ".join(f"{r['size_mb'][v]:.1f}" for v in VARIANTS),
+                " / ".join(f"{r['valid'][v]['accuracy']:.4f}" for v in VARIANTS),
+                " / ".join(f"{r['valid'][v]['macro_f1']:.4f}" for v in VARIANTS),
+                *(f"{best[name][v]:,.0f} ({ratio[v]:.2f}x)" for v in VARIANTS),
+                round(r["distill_seconds"]) if r["distill_seconds"] else None,
+            ]
+        )
+    columns = [
+        "model",
+        "layers",
+        "size fp32 / int8 MB",
+        "accuracy fp32 / int8",
+        "macro-F1 fp32 / int8",
+        "phrases/s fp32 (x teacher)",
+        "phrases/s int8 (x teacher)",
+        "distill s",
+    ]
+    note = (
+        f"Scored on {valid.name} ({results['teacher']['valid']['fp32']['rows']:,} rows) "
+        f"end to end, {args.threads} threads, best of {args.rounds} rounds; students "
+        f"distilled on {args.limit_rows:,} training phrases, T {args.temperature}, "
+        f"alpha {args.alpha}, lr {args.lr}."
+    )
+    figures = {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}
+    report.write("distill", args, [report.table("", columns, rows, note)], figures)
 
 
 if __name__ == "__main__":

@@ -20,25 +20,22 @@ on every row; int8-dynamic's labels depend on the batch on both sides).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from reviewscore.cpu_features import local_cpu
+import report
 from reviewscore.data import read_reviews
 from reviewscore.deploy_folder import Manifest, load_manifest
-from reviewscore.export.edge import edge_name, edge_tokenizer
-from reviewscore.export.edge_check import edge_logits, open_edge_session
-from reviewscore.export.edge_names import scoped
+from reviewscore.export.edge.check import edge_logits, open_edge_session
+from reviewscore.export.edge.names import scoped
+from reviewscore.export.edge.variants import edge_name, edge_tokenizer
 from reviewscore.score.classifier import DeployedClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out" / "edge_throughput"
 DATA = ROOT.parent / "shared" / "data" / "test.tsv.gz"
 
 
@@ -121,37 +118,52 @@ def main() -> None:
     parser.add_argument("--single-rows", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    report.add_arguments(parser)
     args = parser.parse_args()
 
     manifest = load_manifest(args.deploy)
     texts = read_reviews(str(args.data), limit=args.rows).texts[: args.rows]
     single = texts[: args.single_rows]
-    results: dict[str, Any] = {
-        "cpu": local_cpu()["cpu"],
-        "when": datetime.now(timezone.utc).isoformat(timespec="minutes"),
-        "rows": len(texts),
-        "threads": args.threads,
-        "variants": {},
-    }
+    results: dict[str, Any] = {"rows": len(texts), "threads": args.threads, "variants": {}}
     bases = [v for v in manifest.variants if edge_name(v) in manifest.variants]
-    print(f"{len(texts):,} rows of {args.data.name}, {args.threads} threads, {results['cpu']}")
-    header = "| variant | file MB | edge file MB | scorer | edge, 64 in order | edge, 64 sorted | "
-    print(header + "edge, 1 a run | scorer, 1 a run | labels = scorer's |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for base in bases:
         row = measure(args.deploy, manifest, base, texts, single, args.threads, args.rounds)
         results["variants"][base] = row
-        print(
-            f"| {base} | {row['file_mb']:.1f} | {row['edge_file_mb']:.1f} | {row['scorer']:,.0f} "
-            f"| {row['edge_64_in_order']:,.0f} | {row['edge_64_sorted']:,.0f} "
-            f"| {row['edge_1']:,.0f} | {row['scorer_1']:,.0f} "
-            f"| {row['labels_equal_in_order']:.2%} / {row['labels_equal_sorted']:.2%} |"
+        rows.append(
+            [
+                base,
+                f"{row['file_mb']:.1f}",
+                f"{row['edge_file_mb']:.1f}",
+                round(row["scorer"]),
+                round(row["edge_64_in_order"]),
+                round(row["edge_64_sorted"]),
+                round(row["edge_1"]),
+                round(row["scorer_1"]),
+                f"{row['labels_equal_in_order']:.2%} / {row['labels_equal_sorted']:.2%}",
+            ]
         )
+        print(rows[-1], flush=True)
     in_graph, rust = tokenizer_rates(args.deploy, manifest, texts, args.threads)
     results["tokenizer"] = {"in_graph_64": in_graph, "tokenizers_batch": rust}
-    print(f"tokenizer alone: in-graph (64 a run) {in_graph:,.0f}/s, tokenizers {rust:,.0f}/s")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(results, indent=1))
+    columns = [
+        "variant",
+        "file MB",
+        "edge file MB",
+        "scorer",
+        "edge, 64 a run in file order",
+        "edge, 64 a run sorted by length",
+        "edge, 1 a run",
+        "scorer, 1 a run",
+        "edge labels = scorer's (in order / sorted)",
+    ]
+    note = (
+        f"Phrases/s, {len(texts):,} rows of {args.data.name} ({len(single):,} for one a run), "
+        f"{args.threads} intra-op threads, best of {args.rounds} passes. The tokenizer alone: "
+        f"in the graph (64 a run) {in_graph:,.0f} phrases/s, `tokenizers`' batch call "
+        f"{rust:,.0f}/s."
+    )
+    report.write("edge_throughput", args, [report.table("", columns, rows, note)], results)
 
 
 if __name__ == "__main__":

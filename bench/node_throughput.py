@@ -8,28 +8,26 @@ byte-identical.
     .venv/bin/python bench/node_throughput.py --deploy deploy/NAME   # ../shared/data/test.tsv.gz
     .venv/bin/python bench/node_throughput.py --deploy deploy/NAME --variants fp32,int8-dynamic
 
-Needs node and `npm ci --ignore-scripts` in examples/node. Writes JSON to bench/out/.
+Needs node and `npm ci --ignore-scripts` in examples/node. Writes its result with
+bench/report.py (bench/out/, or the docs with --publish).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from reviewscore.cpu_features import local_cpu
+import report
 from reviewscore.data import LabelMode, read_reviews
 from reviewscore.deploy_folder import load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out" / "node_throughput"
 DATA = ROOT.parent / "shared" / "data" / "test.tsv.gz"
 NODE_CLIENT = ROOT / "examples" / "node" / "score.mjs"
 CPU_VARIANTS = ("fp32", "int8-dynamic", "int8-static")
@@ -72,6 +70,7 @@ def main() -> None:
     parser.add_argument("--variants", help="comma-separated (default: the folder's CPU variants)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    report.add_arguments(parser)
     args = parser.parse_args()
 
     manifest = load_manifest(args.deploy)
@@ -106,10 +105,7 @@ def main() -> None:
                         "outputs_identical": same,
                     }
                 )
-    report = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu": local_cpu()["cpu"],
-        "cores": os.cpu_count(),
+    figures = {
         "threads": args.threads,
         "load_1min": [load_at_start, round(os.getloadavg()[0], 1)],
         "data": str(args.data),
@@ -118,23 +114,25 @@ def main() -> None:
         "repeats": args.repeats,
         "results": results,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    stamp = report["when"].replace(":", "")
-    (OUT / f"{stamp}.json").write_text(json.dumps(report, indent=1))
-    print(
-        f"{rows:,} rows of {args.data.name}, {args.threads} threads, best of {args.repeats}; "
-        f"{report['cpu']}, {report['cores']} cores, 1-min load {report['load_1min']}"
+    columns = ["variant", "client", "wall s", "phrases/s", "CPU s", "phrases per CPU s", "output"]
+    table = [
+        [
+            r["variant"],
+            r["client"],
+            r["seconds"],
+            r["phrases_per_s"],
+            r["cpu_seconds"],
+            r["phrases_per_cpu_s"],
+            "identical" if r["outputs_identical"] else "DIFFERENT",
+        ]
+        for r in results
+    ]
+    note = (
+        f"{rows:,} rows of {args.data.name}, each client a fresh process from the file to "
+        f"Kaggle CSV, {args.threads} intra-op threads, best of {args.repeats}; 1-min load "
+        f"{figures['load_1min'][0]} at start, {figures['load_1min'][1]} at end."
     )
-    print(
-        f"{'variant':<14}{'client':<19}{'wall s':>8}{'phrases/s':>11}{'CPU s':>8}"
-        f"{'phrases/CPU s':>15}  identical output"
-    )
-    for r in results:
-        print(
-            f"{r['variant']:<14}{r['client']:<19}{r['seconds']:>8}{r['phrases_per_s']:>11,}"
-            f"{r['cpu_seconds']:>8}{r['phrases_per_cpu_s']:>15,}"
-            f"  {'yes' if r['outputs_identical'] else 'NO'}"
-        )
+    report.write("node_throughput", args, [report.table("", columns, table, note)], figures)
 
 
 if __name__ == "__main__":

@@ -20,23 +20,19 @@ measures overhead, not scale-out: see docs/ray.md for how to measure a real clus
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reviewscore.cpu_features import local_cpu
+import report
 from score_throughput import prefix_file
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
 DATA = ROOT.parent / "shared" / "data"
 DEFAULT_DEPLOY = ROOT.parent / "main" / "deploy" / "minilm"
 SUMMARY = re.compile(r"scored ([\d,]+) rows in ([\d.]+) s \(([\d,]+) rows/s\)")
@@ -70,6 +66,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20000, help="Use the first N rows.")
     parser.add_argument("--variant", default="fp32")
     parser.add_argument("--threads", type=int, default=2, help="Cores to use (T).")
+    report.add_arguments(parser)
     args = parser.parse_args()
 
     threads = args.threads
@@ -91,31 +88,42 @@ def main() -> None:
             print(f"  {engine} {layout}: {rate:,.0f} rows/s", file=sys.stderr)
     base = results[0]["rows"] / results[0]["wall_s"]
     base_job = results[0]["job_rows_per_s"]
-    report = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{local_cpu()['cpu']}, {os.cpu_count()} CPUs, {platform.platform()}",
-        "load_avg_1m_at_start": load_at_start,
-        "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
+    figures = {
+        "load_avg_1m": [load_at_start, round(os.getloadavg()[0], 1)],
         "deploy": str(args.deploy),
         "variant": args.variant,
         "data": f"{args.data.name}, first {args.rows} rows",
         "results": results,
     }
-    print(f"\n{report['machine']}; load {load_at_start} -> {report['load_avg_1m_at_end']}")
-    print(f"{report['data']}, variant {args.variant}, deploy {args.deploy}\n")
-    print(
-        f"{'engine':8} {'actors x threads':>16} {'rows':>7} {'wall s':>7} {'rows/s':>8} "
-        f"{'vs local':>8} {'job rows/s':>10} {'vs local':>8}"
-    )
+    rows = []
     for r in results:
         rate = r["rows"] / r["wall_s"]
-        print(
-            f"{r['engine']:8} {r['actors_x_threads']:>16} {r['rows']:>7,} {r['wall_s']:>7.1f} "
-            f"{rate:>8,.0f} {rate / base:>8.2f} {r['job_rows_per_s']:>10,.0f} "
-            f"{r['job_rows_per_s'] / base_job:>8.2f}"
+        rows.append(
+            [
+                r["engine"],
+                r["actors_x_threads"],
+                r["rows"],
+                round(rate),
+                f"{rate / base:.2f}",
+                round(r["job_rows_per_s"]),
+                f"{r['job_rows_per_s'] / base_job:.2f}",
+            ]
         )
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "score_ray.json").write_text(json.dumps(report, indent=2) + "\n")
+    columns = [
+        "engine",
+        "actors x threads",
+        "rows",
+        "rows/s",
+        "vs local",
+        "job rows/s",
+        "vs local",
+    ]
+    note = (
+        f"Variant {args.variant}; rows/s: the command's wall time; job rows/s: from the first "
+        f"row read, Ray's own start excluded; 1-min load {figures['load_avg_1m'][0]} at start, "
+        f"{figures['load_avg_1m'][1]} at end."
+    )
+    report.write("score_ray", args, [report.table("", columns, rows, note)], figures)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ streaming scorer's peak stays flat.
     .venv/bin/python bench/score_throughput.py --rows 20000     # a prefix
     .venv/bin/python bench/score_throughput.py --deploy deploy/NAME
     .venv/bin/python bench/score_throughput.py --optimum-python /tmp/optvenv/bin/python
+    .venv/bin/python bench/score_throughput.py --deploy deploy/NAME --publish  # docs + chart
+    .venv/bin/python bench/score_throughput.py --chart    # redraw the chart from docs/bench/
 
 The deploy folder is, in order of preference: --deploy as is; --run (default runs/minilm,
 the run bench/train_compare.py keeps) exported with fp32, int8-static and int8-dynamic
@@ -35,13 +37,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from reviewscore.cpu_features import local_cpu
+import report
 from reviewscore.data import LabelMode, read_reviews
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
@@ -54,6 +55,8 @@ DATA = ROOT.parent / "shared" / "data"
 TRAINED_RUN = ROOT / "runs" / "minilm"
 PIPELINE_BATCH = 64
 MODEL_ONLY_BATCH = 64
+CHART = ROOT / "docs" / "images" / "throughput.png"
+CHART_VARIANTS = ("fp32", "int8-dynamic", "int8-static")
 CPU_VARIANTS_SKIPPED = {"fp16": "fp16 is the CUDA variant; CPU onnxruntime runs it slower"}
 
 
@@ -205,6 +208,36 @@ def padded_tokens(lengths: np.ndarray, batch_tokens: int) -> int:
     return sum(len(rows) * int(lengths[rows].max()) for rows in plan_batches(lengths, batch_tokens))
 
 
+def draw_chart(path: Path = CHART) -> None:
+    """Bars of end-to-end phrases/s per variant, one bar per published result (CPU family),
+    each labelled with its CPU, date and cores: the chart on docs/benchmarks.md."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [r for r in report.published("score_throughput") if r["figures"].get("end_to_end")]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / max(len(records), 1)
+    for i, record in enumerate(records):
+        rates = record["figures"]["end_to_end"]
+        xs = [v + (i - (len(records) - 1) / 2) * width for v in range(len(CHART_VARIANTS))]
+        heights = [rates.get(variant, 0) for variant in CHART_VARIANTS]
+        cpu = record["cpu"]
+        label = f"{cpu['cpu']} ({cpu['isa_class']}), {record['cores']} cores, {record['date'][:10]}"
+        bars = ax.bar(xs, heights, width, label=label)
+        ax.bar_label(bars, labels=[f"{h:,.0f}" if h else "" for h in heights], fontsize=8)
+    ax.set_xticks(range(len(CHART_VARIANTS)), CHART_VARIANTS)
+    ax.set_ylabel("phrases/s, end to end")
+    ax.set_title("reviewscore score on the Kaggle test file, by variant and CPU")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.margins(y=0.15)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    print(f"drew {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
@@ -222,7 +255,16 @@ def main() -> None:
     parser.add_argument(
         "--optimum-python", help="Python of a venv with optimum[onnxruntime], for peer (b)."
     )
+    parser.add_argument(
+        "--chart",
+        action="store_true",
+        help=f"Only redraw {CHART.relative_to(ROOT)} from the published results, and exit.",
+    )
+    report.add_arguments(parser)
     args = parser.parse_args()
+    if args.chart:
+        draw_chart()
+        return
 
     OUT.mkdir(parents=True, exist_ok=True)
     if args.deploy:
@@ -282,31 +324,31 @@ def main() -> None:
             rows, seconds, rss = scorer_run(deploy, small, fastest, args.threads, folder / "m.csv")
             record(f"(c) memory: {fastest}, {memory_rows:,} rows x{repeat}", rows, seconds, rss)
 
-    report = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{local_cpu()['cpu']}, {os.cpu_count()} logical CPUs",
-        "load_average": {"start": load_at_start, "end": round(os.getloadavg()[0], 1)},
+    real = int(lengths.sum())
+    fed = padded_tokens(lengths, DEFAULT_BATCH_TOKENS)
+    figures = {
         "threads": args.threads,
+        "load_average": {"start": load_at_start, "end": round(os.getloadavg()[0], 1)},
         "deploy": str(deploy),
         "source_run": manifest.source_run,
         "data": f"{args.data} ({n:,} rows)",
-        "tokens": {
-            "real": int(lengths.sum()),
-            "fed_by_scorer_batches": padded_tokens(lengths, DEFAULT_BATCH_TOKENS),
-        },
+        "tokens": {"real": real, "fed_by_scorer_batches": fed},
+        "end_to_end": end_to_end,
         "results": results,
     }
-    load = report["load_average"]
-    print(f"{report['date']}  {report['machine']}  intra-op threads {args.threads}")
-    print(f"1-min load average {load['start']} at start, {load['end']} at end (shared machine)")
-    print(f"deploy {deploy} (from {manifest.source_run}); data {report['data']}")
-    real, fed = report["tokens"].values()
-    print(f"tokens {real:,}; fed (with padding) by the scorer's batches {fed:,}")
-    print(f"{'':58} {'rows':>7} {'phrases/s':>10} {'peak RSS':>9}")
-    for r in results:
-        rss = f"{r['rss']:.0f} MB" if r["rss"] is not None else ""
-        print(f"{r['what']:58} {r['rows']:>7,} {r['rate']:>10,.0f} {rss:>9}")
-    (OUT / "score_throughput.json").write_text(json.dumps(report, indent=2) + "\n")
+    rows = [
+        [r["what"], r["rows"], round(r["rate"]), round(r["rss"]) if r["rss"] else None]
+        for r in results
+    ]
+    note = (
+        f"{n:,} rows of {args.data.name}, {args.threads} intra-op threads, 1-min load "
+        f"{load_at_start} at start, {figures['load_average']['end']} at end; the scorer's "
+        f"batches fed {fed:,} tokens for {real:,} real ones."
+    )
+    columns = ["measured", "rows", "phrases/s", "peak RSS MB"]
+    report.write("score_throughput", args, [report.table("", columns, rows, note)], figures)
+    if args.publish:
+        draw_chart()
 
 
 if __name__ == "__main__":

@@ -35,17 +35,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import report
 from reviewscore.cpu_features import local_cpu
 from reviewscore.score.classifier import DeployedClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out" / "serve_load"
 DATA = ROOT.parent / "shared" / "data" / "test.tsv.gz"
 HOST = "127.0.0.1"
 SINGLE_CLIENTS = (1, 8, 32, 128)
@@ -240,6 +239,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="Measured time per cell.")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="Of the batching server.")
+    report.add_arguments(parser)
     args = parser.parse_args()
 
     phrases = read_phrases(args.data, args.phrases)
@@ -267,20 +267,44 @@ def main() -> None:
         f"one-run-per-request, {summary['share_of_offline_32_clients']:.0%} of offline, "
         f"p99 {summary['p99_ms_32_clients']:.1f} ms"
     )
-    OUT.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    record = {
-        "cpu": local_cpu()["cpu"],
-        "cpus": os.cpu_count(),
+    figures = {
         "threads": args.threads,
         "max_wait_ms": args.max_wait_ms,
-        "load_average_end": os.getloadavg()[0],
         "phrases": len(phrases),
         "seconds_per_cell": args.seconds,
         "cells": cells,
         "summary": summary,
     }
-    (OUT / f"{stamp}.json").write_text(json.dumps(record, indent=2))
+    rows = []
+    for on in batched:
+        off = at(unbatched, on["clients"], on["rows_per_request"])
+        rows.append(
+            [
+                f"{on['clients']} x {on['rows_per_request']}",
+                round(on["phrases_per_s"]),
+                f"{on['p50_ms']:.0f} / {on['p95_ms']:.0f} / {on['p99_ms']:.0f}",
+                round(off["phrases_per_s"]),
+                f"{off['p50_ms']:.0f} / {off['p95_ms']:.0f} / {off['p99_ms']:.0f}",
+                f"{on['phrases_per_s'] / off['phrases_per_s']:.1f}x",
+                f"{on['phrases_per_s'] / on['offline_phrases_per_s']:.0%}",
+            ]
+        )
+    columns = [
+        "clients x phrases per request",
+        "micro-batching: phrases/s",
+        "p50 / p95 / p99 ms",
+        "one run per request: phrases/s",
+        "p50 / p95 / p99 ms",
+        "speed-up",
+        "share of offline",
+    ]
+    note = (
+        f"Server --threads {args.threads}, --max-wait-ms {args.max_wait_ms}; the first "
+        f"{len(phrases):,} phrases of {args.data.name}, {args.seconds:g} s per cell after "
+        "1 s of warm-up; offline: the file scorer's in-memory path on the same phrases, "
+        "measured after each row's two servers."
+    )
+    report.write("serve_load", args, [report.table("", columns, rows, note)], figures)
 
 
 if __name__ == "__main__":

@@ -15,16 +15,17 @@ moved to runs/minilm (the folder export and score benchmark against).
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
 import time
 from pathlib import Path
 
 import torch
 
-from reviewscore.files import read_json, write_json
+import report
+from reviewscore.files import read_json
 from reviewscore.train.config import build_config
 from reviewscore.train.loop import train
+from reviewscore.training_history import TrainingHistory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep-as", default=str(ROOT / "runs/minilm"))
-    parser.add_argument("--out", default=str(ROOT / "bench/out/train_compare.json"))
+    report.add_arguments(parser)
     args = parser.parse_args()
 
     results = []
@@ -77,10 +78,10 @@ def main() -> None:
         out = ROOT / f"runs/bench-{name}"
         print(f"== {name}: {out}", flush=True)
         started = time.perf_counter()
-        train(config, out, overwrite=True, echo=lambda line: print(line, flush=True))
+        run = train(config, out, overwrite=True, echo=lambda line: print(line, flush=True))
         wall = time.perf_counter() - started
-        metrics = read_json(out / "metrics.json")
-        history = read_json(out / "history.json")
+        metrics = read_json(run.metrics_path)
+        history = TrainingHistory.load(run.history_path)
         results.append(
             {
                 "name": name,
@@ -90,7 +91,7 @@ def main() -> None:
                 "epochs_total": config.epochs * stages,
                 "stages": stages,
                 "epochs_per_stage": config.epochs,
-                "optimizer_steps": len(history["steps"]),
+                "optimizer_steps": len(history.steps),
                 "accuracy": metrics["accuracy"],
                 "macro_f1": metrics["macro_f1"],
                 "recall": metrics["recall"],
@@ -98,8 +99,14 @@ def main() -> None:
                 "train_seconds": metrics["train_seconds"],
                 "wall_seconds": wall,
                 "per_stage": [
-                    {k: e[k] for k in ("stage", "unfreeze", "accuracy", "macro_f1", "valid_loss")}
-                    for e in history["epochs"]
+                    {
+                        "stage": e.stage,
+                        "unfreeze": e.unfreeze,
+                        "accuracy": e.accuracy,
+                        "macro_f1": e.macro_f1,
+                        "valid_loss": e.valid_loss,
+                    }
+                    for e in history.epochs
                 ],
                 "run_dir": str(out),
             }
@@ -118,33 +125,33 @@ def main() -> None:
     else:
         print(f"{keep} is more accurate ({kept_accuracy:.4f}); left as it is")
 
-    print()
-    print(f"{'run':<26} {'epochs':>6} {'accuracy':>9} {'macro-F1':>9} {'wall s':>8} "
-          f"{'train s':>8} {'s/epoch-eq':>10}")  # fmt: skip
-    for r in results:
-        print(
-            f"{r['name']:<26} {r['epochs_total']:>6g} {r['accuracy']:>9.4f} "
-            f"{r['macro_f1']:>9.4f} {r['wall_seconds']:>8.0f} {r['train_seconds']:>8.0f} "
-            f"{r['wall_seconds'] / r['epochs_total']:>10.0f}"
-        )
-    write_json(
-        args.out,
-        {
-            "data": args.data,
-            "model": args.model,
-            "train_rows_limit": args.train_rows,
-            "seed": args.seed,
-            "machine": {
-                "cpu_threads": torch.get_num_threads(),
-                "platform": platform.platform(),
-                "torch": torch.__version__,
-            },
-            "kept": str(keep),
-            "kept_from_this_invocation": best["name"] if kept_now else None,
-            "results": results,
-        },
+    rows = [
+        [
+            r["name"],
+            r["epochs_total"],
+            f"{r['accuracy']:.4f}",
+            f"{r['macro_f1']:.4f}",
+            round(r["wall_seconds"]),
+            round(r["train_seconds"]),
+        ]
+        for r in results
+    ]
+    columns = ["run (recipe-peak lr)", "epochs", "accuracy", "macro-F1", "wall s", "train s"]
+    note = (
+        f"MiniLM, {args.train_rows:,} training phrases (whole sentences), the same validation "
+        f"sentences for every run; {torch.get_num_threads()} torch threads."
     )
-    print(f"wrote {args.out}")
+    figures = {
+        "data": args.data,
+        "model": args.model,
+        "train_rows_limit": args.train_rows,
+        "seed": args.seed,
+        "torch_threads": torch.get_num_threads(),
+        "kept": str(keep),
+        "kept_from_this_invocation": best["name"] if kept_now else None,
+        "results": results,
+    }
+    report.write("train_compare", args, [report.table("", columns, rows, note)], figures)
 
 
 if __name__ == "__main__":

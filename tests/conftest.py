@@ -15,6 +15,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 EXPORTED_MAX_LENGTH = 24
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """What the code caches (`--variant auto`'s measurements, `verify --all`'s) goes to a
+    temporary folder, never the user's; the CLI's subprocesses inherit it."""
+    os.environ["REVIEWSCORE_CACHE"] = str(tmp_path_factory.mktemp("reviewscore-cache"))
+
+
 @dataclass(frozen=True)
 class Exported:
     run: Path

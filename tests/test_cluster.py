@@ -245,6 +245,34 @@ def test_cli_engine_ray_writes_a_folder_and_reports(tmp_path, deploy, classifier
     assert [p.suffix for p in out.glob("part-*")] == [".parquet"]
 
 
+def test_variant_auto_is_chosen_once_on_the_driver(tmp_path, deploy, classifier):
+    class VariantActor(ScorerActor):  # defined here: pickled by value to the actor processes
+        """Adds the variant each actor opened, and whether it resolved `auto` itself."""
+
+        def __call__(self, batch):
+            out = super().__call__(batch)
+            rows = len(out["label"])
+            out["variant"] = np.array([self.classifier.variant_name] * rows, dtype=object)
+            out["auto_in_actor"] = np.array([self.classifier.auto is not None] * rows)
+            return out
+
+    source = write_toy_tsv(tmp_path / "a.tsv", 30, seed=12)
+    rows = read_review_dataset([str(source)])
+    scored = score_dataset(rows, deploy, actors=1, variant="auto", actor_class=VariantActor)
+    taken = scored.take_all()
+    assert len(taken) == 30
+    assert {r["variant"] for r in taken} == {"fp32"} and not any(r["auto_in_actor"] for r in taken)
+
+    out = tmp_path / "scored"
+    args = ["score", str(deploy), str(source), "--engine", "ray", "--actors", "1"]
+    result = CliRunner().invoke(cli, [*args, "--variant", "auto", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "variant fp32 (picked by --variant auto, " in result.output
+    auto = summary_of(out)["auto"]
+    assert auto["variant"] == "fp32" and auto["runner_up"] is None
+    assert auto["measured_with"]["threads"] == 1  # the actors' thread count
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -252,6 +280,7 @@ def test_cli_engine_ray_writes_a_folder_and_reports(tmp_path, deploy, classifier
         (["-o", "x", "--format", "kaggle"], "parquet or tsv shards, not kaggle"),
         (["-o", "x", "--evaluate"], "--evaluate needs --engine local"),
         (["-o", "x", "-"], "not standard input"),
+        (["-o", "x", "--allow-batch-dependent"], "applies to --variant auto only"),
     ],
 )
 def test_cli_refuses_what_ray_cannot_do(tmp_path, deploy, extra, message):

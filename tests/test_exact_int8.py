@@ -133,7 +133,7 @@ def test_the_export_records_whether_it_measured_with_the_mode(manifest):
 def test_the_strings_in_check_opens_its_sessions_in_the_scorers_mode(monkeypatch, tmp_path, forced):
     """The export compares each edge variant's labels with the scorer's: in one mode both."""
     pytest.importorskip("onnxruntime_extensions")
-    from reviewscore.export.edge_check import open_edge_session
+    from reviewscore.export.edge.check import open_edge_session
 
     activations, exact = saturating_model(tmp_path / "model.onnx")
     monkeypatch.setenv(EXACT_INT8_ENV, forced)

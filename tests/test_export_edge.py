@@ -17,10 +17,10 @@ from cli_runner import reviewscore
 from reviewscore.cli import cli
 from reviewscore.deploy_folder import load_manifest, sha256_file
 from reviewscore.errors import FolderError
-from reviewscore.export.edge import edge_tokenizer
-from reviewscore.export.edge_check import edge_logits, open_edge_session, run_texts
-from reviewscore.export.edge_names import scoped
-from reviewscore.export.edge_tokenizer import EdgeTokenizerError, wordpiece_settings
+from reviewscore.export.edge.check import edge_logits, open_edge_session, run_texts
+from reviewscore.export.edge.names import scoped
+from reviewscore.export.edge.tokenizer import EdgeTokenizerError, wordpiece_settings
+from reviewscore.export.edge.variants import edge_tokenizer
 from reviewscore.score.classifier import DeployedClassifier, takes_text
 from tiny_models import keyword_rows, make_run
 
@@ -152,7 +152,7 @@ def test_in_graph_tokenizer_gives_the_scorers_ids(deploy, batch):
 
 def normalizing_ops(graph) -> set[str]:
     """The operators of the normalising If's branches."""
-    from reviewscore.export.edge_text_graph import NORMAL_TEXTS
+    from reviewscore.export.edge.text_graph import NORMAL_TEXTS
 
     (branching,) = [n for n in graph.graph.node if n.output == [scoped(NORMAL_TEXTS)]]
     return {n.op_type for branch in branching.attribute for n in branch.g.node}
@@ -163,7 +163,7 @@ def test_ascii_texts_where_normalising_is_more_than_lower_casing(deploy, tmp_pat
     only), so the full one cut to ASCII stands in; words with a q are one [UNK]."""
     from tokenizers import Tokenizer
 
-    from reviewscore.export.edge_graph import tokenizer_model
+    from reviewscore.export.edge.graph import tokenizer_model
 
     def no_q(spec):
         vocab = spec["model"]["vocab"]
@@ -266,7 +266,7 @@ def test_tokenizer_graph_bytes_do_not_depend_on_the_hash_seed(deploy):
     script = (
         "import hashlib, sys; from pathlib import Path; "
         "from reviewscore.deploy_folder import load_manifest; "
-        "from reviewscore.export.edge import edge_tokenizer; d = Path(sys.argv[1]); "
+        "from reviewscore.export.edge.variants import edge_tokenizer; d = Path(sys.argv[1]); "
         "print(hashlib.sha256(edge_tokenizer(d, load_manifest(d)).SerializeToString())"
         ".hexdigest())"
     )

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from reviewscore.cli import cli, score_command
-from reviewscore.cluster_options import ClusterOptions
+from reviewscore.cluster.options import ClusterOptions
 from reviewscore.data import Columns
 from reviewscore.errors import UsageError
 from reviewscore.score.pipeline import ScoreOptions
@@ -91,6 +91,20 @@ def test_a_refusal_is_a_usage_error_even_without_ray(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 2
     assert "Error: --engine ray writes a folder: give it with -o OUTPUT_DIR" in result.stderr
+
+
+def test_cluster_options_load_without_ray():
+    """The options live in `cluster/`, whose lazy `__init__` leaves Ray unloaded (Ray is
+    installed here: the check is that nothing imports it)."""
+    code = (
+        "import sys\n"
+        "import reviewscore.cluster.options\n"
+        "from reviewscore.cluster import ClusterOptions\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_cli_shows_a_refusal_as_a_usage_error(tmp_path):

@@ -473,17 +473,17 @@ BODIES = (
 def in_process(deploy) -> Iterator[httpx.Client]:
     from starlette.testclient import TestClient
 
-    from reviewscore.score.classifier import DeployedClassifier
+    from reviewscore.scorer import load
     from reviewscore.serve.app import ServeState, build_app
     from reviewscore.serve.batcher import BatchSettings, MicroBatcher
     from reviewscore.serve.limits import Limits
     from reviewscore.serve.metrics import ServeMetrics
     from reviewscore.serve.readiness import Readiness
 
-    classifier = DeployedClassifier.open(deploy, threads=1)
+    scorer = load(deploy, provider="cpu", threads=1)
     metrics = ServeMetrics()
-    batcher = MicroBatcher(classifier, BatchSettings(max_wait_s=0), metrics, Readiness())
-    state = ServeState(classifier, batcher, metrics, Limits(max_texts=4, max_chars=50), None)
+    batcher = MicroBatcher(scorer.classifier, BatchSettings(max_wait_s=0), metrics, Readiness())
+    state = ServeState(scorer, batcher, metrics, Limits(max_texts=4, max_chars=50), None)
     with TestClient(build_app(state), raise_server_exceptions=False) as client:
         yield client
 

@@ -457,17 +457,17 @@ def in_process(deploy) -> Iterator[Any]:
     """The app without a socket (starlette's TestClient): fast enough for many examples."""
     from starlette.testclient import TestClient
 
-    from reviewscore.score.classifier import DeployedClassifier
+    from reviewscore.scorer import load
     from reviewscore.serve.app import ServeState, build_app
     from reviewscore.serve.batcher import BatchSettings, MicroBatcher
     from reviewscore.serve.limits import Limits
     from reviewscore.serve.metrics import ServeMetrics
     from reviewscore.serve.readiness import Readiness
 
-    classifier = DeployedClassifier.open(deploy, threads=1)
+    scorer = load(deploy, provider="cpu", threads=1)
     metrics = ServeMetrics()
-    batcher = MicroBatcher(classifier, BatchSettings(max_wait_s=0), metrics, Readiness())
-    state = ServeState(classifier, batcher, metrics, Limits(), None)
+    batcher = MicroBatcher(scorer.classifier, BatchSettings(max_wait_s=0), metrics, Readiness())
+    state = ServeState(scorer, batcher, metrics, Limits(), None)
     with TestClient(build_app(state), raise_server_exceptions=False) as client:
         yield client
 

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reviewscore import __version__
+from reviewscore.cluster.options import ClusterOptions
+from reviewscore.data.columns import Columns
+from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
+from reviewscore.distill.options import (
+    DEFAULT_ALPHA,
+    DEFAULT_KEEP,
+    DEFAULT_TEMPERATURE,
+    KEEP_CHOICES,
+)
 from reviewscore.errors import ReviewscoreError, UsageError
+from reviewscore.export.deploy import QUANTIZE_CHOICES, ExportOptions
 from reviewscore.help_sections import SectionedCommand
+from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
+from reviewscore.score.session import DEFAULT_PROVIDER, PROVIDER_CHOICES
+from reviewscore.train.config import DEFAULT_DEVICE, DEVICES
+
+if TYPE_CHECKING:
+    from reviewscore.score.verify import Verification
+
+_COLUMNS = Columns()  # the columns of the Kaggle files: every command's defaults
+_EXPORT = ExportOptions()  # export's defaults
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Options that do not go together, refused where the policy lives (an engine's options,
+    the Python API), shown as click's usage error: exit code 2 with the command's usage."""
+    try:
+        yield
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -31,9 +62,8 @@ def cli() -> None:
 
 # --- train commands ---
 
-# Options default to None = "not given": the recipe fills them (see train/config.py), and
-# --resume refuses them (a resumed run keeps the config saved in its run.json).
-_COLUMN_OPTIONS = {"text": "Phrase", "label": "Sentiment", "id": "PhraseId", "group": "SentenceId"}
+# Options default to None = "not given": the recipe fills them (TrainOptions, in
+# train/config.py), and --resume refuses them (a resumed run keeps its run.json config).
 
 
 def _with(*options):
@@ -49,8 +79,8 @@ def _with(*options):
 
 _DEVICE = click.option(
     "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
+    type=click.Choice(DEVICES),
+    default=DEFAULT_DEVICE,
     show_default=True,
     help="auto: a CUDA GPU when torch sees one, else the CPU.",
 )
@@ -93,16 +123,9 @@ def _data_options(command):
             click.option(
                 f"--{name}-column", f"{name}_column", help=f"Column name (default {default})."
             )
-            for name, default in _COLUMN_OPTIONS.items()
+            for name, default in _COLUMNS.to_dict().items()
         ),
     )(command)
-
-
-def _train_config(recipe: str | None, options: dict):
-    from reviewscore.train.config import DEFAULT_RECIPE, build_config
-
-    columns = {name: options.pop(f"{name}_column") or d for name, d in _COLUMN_OPTIONS.items()}
-    return build_config(recipe or DEFAULT_RECIPE, {**options, "columns": columns})
 
 
 @cli.command("train")
@@ -141,25 +164,18 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
                      (--lr-decay 2.6), one cycle per stage (fastai defaults); about half
                      the training time per example seen
     """
-    from reviewscore.errors import ReviewscoreError
-    from reviewscore.train.config import parse_unfreeze
-    from reviewscore.train.loop import train
+    from reviewscore.stages import train
 
-    if resume:
-        given = sorted(k for k, v in options.items() if v is not None)
-        if given:
-            names = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ReviewscoreError(f"--resume uses the run's saved config; drop {names}")
-        train(None, out, resume=True, device=device, echo=click.echo)
-        return
-    if not options["data"]:
-        raise click.UsageError("--data is required (unless --resume)")
-    if Path(options["data"]).is_file():  # run.json keeps a path that resume can find
-        options["data"] = str(Path(options["data"]).resolve())
-    if options["unfreeze"] is not None:
-        options["unfreeze"] = parse_unfreeze(options["unfreeze"])
-    config = _train_config(options.pop("recipe"), options)
-    train(config, out, overwrite=overwrite, device=device, echo=click.echo)
+    with _usage_errors():
+        train(
+            options.pop("data"),
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            device=device,
+            echo=click.echo,
+            **options,
+        )
 
 
 @cli.command("distill")
@@ -170,14 +186,18 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
 @click.option("--student", help="Student = this pretrained model (minilm, mpnet, a folder...).")
 @click.option(
     "--keep",
-    type=click.Choice(["bottom", "spread"]),
-    default="bottom",
+    type=click.Choice(KEEP_CHOICES),
+    default=DEFAULT_KEEP,
     show_default=True,
     help="With --layers: the bottom N layers, or every (depth/N)-th from the bottom.",
 )
-@click.option("--temperature", type=float, default=2.0, show_default=True)
+@click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True)
 @click.option(
-    "--alpha", type=float, default=0.5, show_default=True, help="Weight of the soft-label term."
+    "--alpha",
+    type=float,
+    default=DEFAULT_ALPHA,
+    show_default=True,
+    help="Weight of the soft-label term.",
 )
 @click.option(
     "--cache",
@@ -209,23 +229,23 @@ def distill_command(
     training row. Data, split, schedule, precision and run folder are train's (plain
     recipe); the student's sentences never include the teacher's valid.csv ones.
     """
-    from reviewscore.distill.command import distill
-    from reviewscore.distill.options import DistillOptions
+    from reviewscore.stages import distill
 
-    if Path(options["data"]).is_file():
-        options["data"] = str(Path(options["data"]).resolve())
-    default_columns = {f"{name}_column": None for name in _COLUMN_OPTIONS}
-    config = _train_config("plain", {**options, **default_columns})
-    distill_options = DistillOptions(
-        teacher=teacher,
+    distill(
+        teacher,
+        options.pop("data"),
+        out,
         layers=layers,
         student=student,
         keep=keep,
         temperature=temperature,
         alpha=alpha,
         cache=cache,
+        overwrite=overwrite,
+        device=device,
+        echo=click.echo,
+        **options,
     )
-    distill(config, distill_options, out, overwrite=overwrite, device=device, echo=click.echo)
 
 
 @cli.command("lr-find")
@@ -240,13 +260,14 @@ def lr_find_command(
     out: Path, stage: str, start_lr: float, end_lr: float, num_iter: int, device: str, **options
 ) -> None:
     """Learning-rate range test: writes lr_find.png/json to --out and prints a suggestion."""
-    from reviewscore.train.config import parse_unfreeze
+    from reviewscore.train.config import TrainOptions, parse_unfreeze
     from reviewscore.train.lr_finder import run_lr_find
 
-    if not options["data"]:
+    data = options.pop("data")
+    if not data:
         raise click.UsageError("--data is required")
     (stage,) = parse_unfreeze(stage)
-    config = _train_config(options.pop("recipe"), options)
+    config = TrainOptions(**options).config(data)
     run_lr_find(
         config,
         out,
@@ -290,7 +311,7 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 )
 @click.option(
     "--quantize",
-    type=click.Choice(["none", "static-int8", "dynamic-int8"]),
+    type=click.Choice(list(QUANTIZE_CHOICES)),
     multiple=True,
     help="Add an int8 variant (repeatable). static-int8: QDQ, activation scales calibrated "
     "at export, batch-invariant. dynamic-int8: scales computed per batch, so NOT "
@@ -308,7 +329,7 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 @click.option(
     "--optimize",
     type=click.Choice(["fusions", "basic", "none"]),
-    default="fusions",
+    default=_EXPORT.optimize,
     show_default=True,
     help="fp32 graph: onnxruntime transformer fusions (attention, LayerNorm, GELU), "
     "falling back to basic where the architecture has none. int8-dynamic and fp16 are "
@@ -318,14 +339,14 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 @click.option(
     "--default-variant",
     type=click.Choice(["fp32", "int8-static", "int8-dynamic", "fp16"]),
-    default="fp32",
+    default=_EXPORT.default_variant,
     show_default=True,
     help="The variant `reviewscore score` uses unless told otherwise.",
 )
-@click.option("--opset", default=17, show_default=True, help="ONNX opset version.")
+@click.option("--opset", default=_EXPORT.opset, show_default=True, help="ONNX opset version.")
 @click.option(
     "--check/--no-check",
-    default=True,
+    default=_EXPORT.check,
     show_default=True,
     help="Run the parity gate against PyTorch (exit 3 when a check fails).",
 )
@@ -335,61 +356,50 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
     default=None,
     help="Labelled rows for the gate (default: the run's valid.csv).",
 )
-@click.option("--parity-rows", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--parity-rows", type=click.IntRange(min=1), default=_EXPORT.parity_rows, show_default=True
+)
 @click.option(
     "--calibration",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Rows to calibrate static int8 on (default: the parity data, after its parity rows).",
 )
-@click.option("--calibration-rows", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option(
+    "--calibration-rows",
+    type=click.IntRange(min=1),
+    default=_EXPORT.calibration_rows,
+    show_default=True,
+)
 @click.option(
     "--max-logit-diff",
     type=float,
-    default=1e-4,
+    default=_EXPORT.thresholds.max_abs_logit_diff,
     show_default=True,
     help="fp32 gate: largest allowed |ONNX - PyTorch| logit difference.",
 )
 @click.option(
     "--min-agreement",
     type=click.FloatRange(0, 1),
-    default=0.98,
+    default=_EXPORT.thresholds.min_agreement,
     show_default=True,
     help="int8/fp16 gate: least share of labels equal to PyTorch's.",
 )
 @click.option(
     "--max-accuracy-drop",
     type=click.FloatRange(0, 1),
-    default=0.01,
+    default=_EXPORT.thresholds.max_accuracy_drop,
     show_default=True,
     help="int8/fp16 gate: most accuracy lost (0.01 = 1 point).",
 )
 @click.option(
     "--max-labels-moved",
     type=click.FloatRange(0, 1),
-    default=0.0,
+    default=_EXPORT.thresholds.max_labels_moved,
     show_default=True,
     help="Batch-invariant variants: most labels allowed to move between two batchings.",
 )
-def export_command(
-    run_dir: Path,
-    out_dir: Path,
-    quantize: tuple[str, ...],
-    fp16: bool,
-    edge: bool,
-    optimize: str,
-    default_variant: str,
-    opset: int,
-    check: bool,
-    parity_data: Path | None,
-    parity_rows: int,
-    calibration: Path | None,
-    calibration_rows: int,
-    max_logit_diff: float,
-    min_agreement: float,
-    max_accuracy_drop: float,
-    max_labels_moved: float,
-) -> None:
+def export_command(run_dir: Path, out_dir: Path, **options: Any) -> None:
     """Convert the model of RUN_DIR (from `reviewscore train`) into a deploy folder.
 
     \b
@@ -406,29 +416,21 @@ def export_command(
     PyTorch's logits are stored in the folder (parity_reference.npz), so `reviewscore
     verify` can repeat the check where the folder is deployed.
     """
-    from reviewscore.deploy_folder import Thresholds
-    from reviewscore.export.deploy import ExportOptions, export_run
+    from reviewscore.stages import export
 
-    int8 = {"static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
-    variants = ["fp32", *(int8[q] for q in quantize if q != "none")] + ["fp16"] * fp16
-    options = ExportOptions(
-        opset=opset,
-        optimize=optimize,
-        variants=tuple(dict.fromkeys(variants)),
-        default_variant=default_variant,
-        check=check,
-        edge=edge,
-        parity_data=parity_data,
-        parity_rows=parity_rows,
-        calibration=calibration,
-        calibration_rows=calibration_rows,
-        thresholds=Thresholds(max_logit_diff, min_agreement, max_accuracy_drop, max_labels_moved),
-    )
-    manifest = export_run(run_dir, out_dir, options, echo=lambda line: click.echo(line, err=True))
+    with _usage_errors():
+        manifest = export(run_dir, out_dir, echo=lambda line: click.echo(line, err=True), **options)
     click.echo(f"wrote {out_dir}: {', '.join(manifest.files)}")
 
 
 # --- score commands ---
+
+_ALLOW_BATCH_DEPENDENT = click.option(
+    "--allow-batch-dependent",
+    is_flag=True,
+    help="With --variant auto: let it pick a variant that is not batch-invariant "
+    "(int8-dynamic), whose labels may depend on the rows batched together.",
+)
 
 
 @cli.command(
@@ -437,7 +439,7 @@ def export_command(
     sections={
         "Input": ["text_column", "id_column", "label_column", "on_bad_line"],
         "Output": ["output", "fmt", "probs", "evaluate", "progress"],
-        "Model": ["variant", "max_length", "verify"],
+        "Model": ["variant", "allow_batch_dependent", "max_length", "verify"],
         "Performance": ["provider", "threads", "batch_tokens", "chunk_rows"],
         "Cluster": ["engine", "address", "actors", "gpus_per_actor"],
     },
@@ -462,30 +464,34 @@ def export_command(
     "Default: csv; with --engine ray: parquet (ray writes parquet or tsv shards).",
 )
 @click.option("--probs", is_flag=True, help="Add the class probabilities (not with kaggle).")
-@click.option("--text-column", default="Phrase", show_default=True)
+@click.option("--text-column", default=_COLUMNS.text, show_default=True)
 @click.option(
     "--id-column",
-    default="PhraseId",
+    default=_COLUMNS.id,
     show_default=True,
     help="Kept in the output; rows are numbered from 1 when a file has none.",
 )
 @click.option(
     "--label-column",
-    default="Sentiment",
+    default=_COLUMNS.label,
     show_default=True,
     help="Gold labels for --evaluate; also the label header of the output.",
 )
 @click.option(
     "--variant",
     default=None,
-    help="Model variant from the deploy manifest (default: its default variant). "
+    help="Model variant from the deploy manifest (default: its default variant), or auto: "
+    "the fastest variant that passes the parity gate on this machine, batch-invariant "
+    "ones only unless --allow-batch-dependent (measured with these --provider and "
+    "--threads on the first run, then cached; with --engine ray, measured on the driver). "
     "int8-dynamic is NOT batch-invariant (nor any variant its manifest marks so): labels "
     "may depend on batching (--batch-tokens, neighbouring rows); the run warns.",
 )
+@_ALLOW_BATCH_DEPENDENT
 @click.option(
     "--provider",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
+    type=click.Choice(PROVIDER_CHOICES),
+    default=DEFAULT_PROVIDER,
     show_default=True,
     help="auto: CUDA when onnxruntime offers it, else CPU; cuda: fail if unusable.",
 )
@@ -499,7 +505,7 @@ def export_command(
 @click.option(
     "--batch-tokens",
     type=click.IntRange(min=1),
-    default=4096,
+    default=DEFAULT_BATCH_TOKENS,
     show_default=True,
     help="Token budget per batch (rows x longest row, after sorting by length).",
 )
@@ -512,7 +518,7 @@ def export_command(
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=8192,
+    default=DEFAULT_CHUNK_ROWS,
     show_default=True,
     help="Rows read, scored and written at a time (memory stays flat); with --engine ray, "
     "the rows an actor takes at a time.",
@@ -539,7 +545,9 @@ def export_command(
     "verify",
     is_flag=True,
     help="Before scoring, re-run the export's parity check of the variant on this machine "
-    "(as `reviewscore verify`); exit 3 without scoring if it fails. Local engine only.",
+    "(as `reviewscore verify`); exit 3 without scoring if it fails. With --variant auto, "
+    "auto's measurement is that check of every variant, made now instead of read from the "
+    "cache. Local engine only.",
 )
 @click.option(
     "--engine",
@@ -564,7 +572,7 @@ def export_command(
 @click.option(
     "--gpus-per-actor",
     type=click.FloatRange(min=0),
-    default=0,
+    default=ClusterOptions().gpus_per_actor,
     help="Ray only: GPUs each actor reserves (0.5: two actors share a GPU; use with "
     "onnxruntime-gpu and --provider cuda).",
 )
@@ -582,46 +590,61 @@ def score_command(**values: Any) -> None:
 def _score(values: dict[str, Any]) -> None:
     """Run the engine asked for. Each engine's options object holds its defaults and what
     it refuses; a refusal is shown as click's usage error (exit code 2)."""
-    try:
+    with _usage_errors():
         if values["engine"] == "ray":
             _score_on_ray(values)
         else:
             _score_locally(values)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _score_locally(values: dict[str, Any]) -> None:
-    """`score`: this process, one output file (or standard output)."""
+    """`score`: this process, one output file (or standard output), through the Python
+    API's Scorer (`reviewscore.load`)."""
     from reviewscore.metrics import format_metrics
-    from reviewscore.score.classifier import DeployedClassifier
+    from reviewscore.score.auto_variant import AUTO
     from reviewscore.score.inputs import resolve_inputs
-    from reviewscore.score.pipeline import ScoreOptions, score_files
+    from reviewscore.score.pipeline import ScoreOptions
     from reviewscore.score.summary import describe
+    from reviewscore.scorer import load
 
     options = ScoreOptions.from_command(values)
     paths = resolve_inputs(list(values["inputs"]))
-    if values["verify"]:
-        _verify(
-            values["deploy_dir"],
-            None if values["variant"] is None else [values["variant"]],
-            values["provider"],
-            values["threads"],
-            as_json=False,
-            lines_to_stderr=True,
-        )
-    classifier = DeployedClassifier.open(
+    auto = values["variant"] == AUTO
+    with load(
         values["deploy_dir"],
         values["variant"],
-        provider=values["provider"],
-        threads=values["threads"],
+        values["provider"],
+        values["threads"],
         max_length=values["max_length"],
-    )
-    summary = score_files(classifier, paths, values["output"], options, progress=values["progress"])
-    for line in describe(summary):
-        click.echo(line, err=True)
-    if summary.metrics is not None:
-        click.echo(format_metrics(summary.metrics, tuple(classifier.labels)), err=True)
+        batch_tokens=options.batch_tokens,
+        chunk_rows=options.chunk_rows,
+        allow_batch_dependent=values["allow_batch_dependent"],
+        verify=values["verify"] and auto,
+    ) as scorer:
+        if values["verify"]:
+            # auto's measurement is the parity check (made now, not cached): its lines are
+            # shown, and a variant auto did not pick may fail without failing the run.
+            if auto and scorer.verification is not None:
+                for line in scorer.verification.lines():
+                    click.echo(f"verify {line}", err=True)
+            else:
+                _report(scorer.verify(), as_json=False, lines_to_stderr=True)
+        summary = scorer.score_file(
+            paths,
+            values["output"],
+            format=options.fmt,
+            probs=options.probs,
+            text_column=options.columns.text,
+            id_column=options.columns.id,
+            label_column=options.columns.label,
+            on_bad_line=options.on_bad_line,
+            evaluate=options.evaluate,
+            progress=values["progress"],
+        )
+        for line in describe(summary):
+            click.echo(line, err=True)
+        if summary.metrics is not None:
+            click.echo(format_metrics(summary.metrics, scorer.label_names), err=True)
 
 
 @cli.command("verify")
@@ -641,12 +664,17 @@ def _score_locally(values: dict[str, Any]) -> None:
 )
 @click.option(
     "--provider",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
+    type=click.Choice(PROVIDER_CHOICES),
+    default=DEFAULT_PROVIDER,
     show_default=True,
     help="As for `score`: check the provider that will score.",
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime threads.")
+@click.option(
+    "--allow-batch-dependent",
+    is_flag=True,
+    help="With --all: say what --variant auto --allow-batch-dependent would pick.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
 def verify_command(
     deploy_dir: Path,
@@ -654,6 +682,7 @@ def verify_command(
     all_variants: bool,
     provider: str,
     threads: int | None,
+    allow_batch_dependent: bool,
     as_json: bool,
 ) -> None:
     """Re-run DEPLOY_DIR's parity check on this machine, with the base install only.
@@ -666,51 +695,80 @@ def verify_command(
     measured: verify where it will score. On a CPU without VNNI or AMX the scorer, and so
     this check, asks onnxruntime for exact int8 products ("exact int8 mode" on the line;
     REVIEWSCORE_EXACT_INT8=1 or 0 forces it). One line per variant (with --json, the lines
-    go to stderr). Exit 0 when every variant passes, 3 when one fails, 1 for a folder
-    without a stored reference (re-export it).
+    go to stderr).
+
+    With --all, every variant is also timed here (the scorer's batching, these --provider
+    and --threads), and one table shows each verdict, its figures and its speed, then the
+    variant `score --variant auto` would pick and why (that measurement is cached for it).
+
+    Exit 0 when every variant passes, 3 when one fails, 1 for a folder without a stored
+    reference (re-export it).
     """
-    if all_variants and variants:
-        raise click.UsageError("give --variant or --all, not both")
-    chosen: list[str] | None = list(variants) or None
-    if all_variants:
-        from reviewscore.deploy_folder import load_manifest
-        from reviewscore.score.classifier import takes_text
+    if allow_batch_dependent and not all_variants:
+        raise click.UsageError("--allow-batch-dependent goes with --all")
+    if all_variants and not variants:
+        _verify_all(deploy_dir, provider, threads, allow_batch_dependent, as_json=as_json)
+        return
+    from reviewscore.scorer import verify
 
-        found = load_manifest(deploy_dir, verify=False).variants
-        chosen = [name for name, entry in found.items() if not takes_text(entry)]
-    _verify(deploy_dir, chosen, provider, threads, as_json=as_json, lines_to_stderr=as_json)
+    with _usage_errors():
+        report = verify(
+            deploy_dir, variants, all_variants=all_variants, provider=provider, threads=threads
+        )
+    _report(report, as_json=as_json, lines_to_stderr=as_json)
 
 
-def _verify(
+def _verify_all(
     deploy_dir: Path,
-    variants: list[str] | None,
     provider: str,
     threads: int | None,
+    allow_batch_dependent: bool,
     *,
     as_json: bool,
-    lines_to_stderr: bool,
 ) -> None:
-    """Print the verification (one line per variant; JSON on stdout with `as_json`) and
-    raise ParityError (exit 3) on a failure."""
+    """`verify --all`: every scorer variant checked and timed, one table (to stderr with
+    --json), the pick of `auto`; the measurement is cached for `--variant auto`."""
     import json
 
-    from reviewscore.parity_figures import ParityError
+    from reviewscore.deploy_folder import load_manifest
+    from reviewscore.score.auto_variant import record_measurement, scorer_variants
+    from reviewscore.score.session import default_threads
     from reviewscore.score.verify import verify_folder
+    from reviewscore.score.verify_table import pick, table_json, table_lines
 
-    result = verify_folder(deploy_dir, variants, provider=provider, threads=threads)
-    for line in result.lines():
+    manifest = load_manifest(deploy_dir, verify=False)
+    names = scorer_variants(manifest)
+    result = verify_folder(deploy_dir, names, provider=provider, threads=threads, timed=True)
+    record_measurement(
+        deploy_dir,
+        result,
+        provider=provider,
+        threads=threads,
+        warn=lambda line: click.echo(f"warning: {line}", err=True),
+    )
+    choice = pick(result, manifest, allow_batch_dependent)
+    lines = table_lines(result, manifest, choice, threads=threads or default_threads())
+    for line in lines:
+        click.echo(line, err=as_json)
+    if as_json:
+        click.echo(json.dumps({**result.to_json(), **table_json(result, choice)}, indent=1))
+    result.check()
+
+
+def _report(report: Verification, *, as_json: bool, lines_to_stderr: bool) -> None:
+    """Print a verification (one line per variant; JSON on stdout with `as_json`) and
+    raise its ParityError (exit 3) on a failure."""
+    import json
+
+    for line in report.lines():
         click.echo(f"verify {line}", err=lines_to_stderr)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=1))
-    message = result.failures()
-    if message:
-        raise ParityError(message)
+        click.echo(json.dumps(report.to_json(), indent=1))
+    report.check()
 
 
 def _score_on_ray(values: dict[str, Any]) -> None:
     """`score --engine ray`: its options are checked before Ray loads, then the job runs."""
-    from reviewscore.cluster_options import ClusterOptions
-
     options = ClusterOptions.from_command(values)
     from reviewscore.cluster import connect, score_to_folder
     from reviewscore.score.summary import describe
@@ -741,7 +799,14 @@ def _score_on_ray(values: dict[str, Any]) -> None:
     help="Address to listen on; 0.0.0.0 exposes the service to the network.",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--variant", default=None, help="Model variant (default: the folder's default).")
+@click.option(
+    "--variant",
+    default=None,
+    help="Model variant (default: the folder's default), or auto: the fastest variant that "
+    "passes the parity gate on this machine, measured with these --threads on the first "
+    "start, then cached (see `score --help`).",
+)
+@_ALLOW_BATCH_DEPENDENT
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -845,6 +910,7 @@ def serve_command(
     host: str,
     port: int,
     variant: str | None,
+    allow_batch_dependent: bool,
     threads: int | None,
     max_batch_tokens: int,
     max_wait_ms: float,
@@ -883,8 +949,11 @@ def serve_command(
         max_request_texts,
         max_text_chars,
         api_key_file,
-        serve_unverified,
-        ConnectionSettings(timeout_header, timeout_body, timeout_keep_alive, max_connections),
+        allow_batch_dependent=allow_batch_dependent,
+        serve_unverified=serve_unverified,
+        connections=ConnectionSettings(
+            timeout_header, timeout_body, timeout_keep_alive, max_connections
+        ),
     )
     serve(deploy_dir, options)
 

@@ -37,10 +37,10 @@ ISA_CLASSES = (
     ("avx2", ("avx2",)),
 )
 
-
-# The classes without VNNI or AMX, whose int8 dot products go through saturating int16
-# pairs: there int8 was measured barely faster than fp32 (README "int8 and the CPU").
-SLOW_INT8_CLASSES = ("avx512", "avx2")
+# The x86 classes without VNNI or AMX, whose u8 x s8 kernels sum products pairwise in
+# saturating int16 (how their int8 speed compares with fp32 differs from one such CPU to
+# the next: `reviewscore verify --all` measures it where it matters).
+SATURATING_INT8_CLASSES = ("avx512", "avx2")
 # The classes whose u8 x s8 kernels sum in int32 (VNNI, AMX): exact for any int8 weights.
 EXACT_INT8_CLASSES = ("amx", "avx512-vnni", "avx-vnni")
 

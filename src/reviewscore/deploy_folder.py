@@ -296,7 +296,7 @@ def is_deploy_folder(path: Path) -> bool:
     """Whether `path` is an earlier export's folder (its manifest says so), which a new
     export may replace; no other non-empty folder may be."""
     try:
-        return read_json(Path(path) / MANIFEST).get("format") == FORMAT
+        return bool(read_json(Path(path) / MANIFEST).get("format") == FORMAT)
     except (OSError, ValueError, AttributeError, FolderError):  # damaged: not replaceable
         return False
 

@@ -1,6 +1,14 @@
-"""Errors a user can act on. The CLI prints their message and exits non-zero, no traceback."""
+"""Errors a user can act on. The CLI prints their message and exits non-zero, no traceback;
+the Python API (`reviewscore.load`, `train`, `export`, ...) raises them. Every kind is a
+`ReviewscoreError`, so `except reviewscore.ReviewscoreError` catches them all."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reviewscore.deploy_folder import ParityFigures
 
 
 class ReviewscoreError(Exception):
@@ -26,7 +34,7 @@ class DataError(ReviewscoreError):
             where += f", column {column}"
         super().__init__(f"{where}: {message}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         """Rebuild from the constructor's own arguments: the default pickling of an exception
         calls `cls(*self.args)`, i.e. with the formatted message alone, which fails for this
         signature or loses the fields (Ray pickles errors raised in its tasks)."""
@@ -50,7 +58,7 @@ class TextError(ReviewscoreError, ValueError):
         self.problem = problem
         super().__init__(f"texts[{index}] {problem}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[TextError], tuple[int, str]]:
         """Rebuilt from its own arguments (Ray pickles errors raised in its tasks)."""
         return type(self), (self.index, self.problem)
 
@@ -68,3 +76,27 @@ class FolderError(ReviewscoreError):
 
 class OutputError(ReviewscoreError):
     """An output that cannot be written where the user asked (bad path, permission, full disk)."""
+
+
+class ParityError(ReviewscoreError):
+    """A variant failed a parity check: at export (the folder is written, figures in its
+    manifest, but must not be trusted) or when verified on this machine. `figures` maps
+    each checked variant to its `ParityFigures` (`.passed`, `.failures`, `.agreement`,
+    `.max_abs_logit_diff`, ...); `report` is what they came from: the export's `Manifest`
+    or verify's `Verification`. Exit code 3 lets CI tell this from a crash."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        figures: Mapping[str, ParityFigures] | None = None,
+        report: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.figures: dict[str, ParityFigures] = dict(figures or {})
+        self.report = report
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Keep the figures through pickling (Ray and multiprocessing pickle errors)."""
+        return type(self), (str(self), self.figures, self.report)

@@ -21,7 +21,7 @@ import numpy as np
 
 from reviewscore.cpu_features import measured_on
 from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
-from reviewscore.errors import ReviewscoreError
+from reviewscore.errors import ParityError
 from reviewscore.parity_reference import Reference
 
 if TYPE_CHECKING:
@@ -31,13 +31,7 @@ if TYPE_CHECKING:
 # scorer's largest batches, so rows meet different neighbours and padded widths.
 SMALL_BATCH_TOKENS = 64
 LARGE_BATCH_TOKENS = 16384
-
-
-class ParityError(ReviewscoreError):
-    """A variant failed a parity check (at export: the folder is written, figures in its
-    manifest, but must not be trusted); exit code 3 lets CI tell this from a crash."""
-
-    exit_code = 3
+__all__ = ["ParityError", "checked_variant", "failures_message", "summary", "variant_figures"]
 
 
 def variant_figures(

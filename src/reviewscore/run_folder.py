@@ -7,7 +7,8 @@ RUN/model/          model + tokenizer, saved with save_pretrained, and the stage
 RUN/model.next/     a stage being saved (train/checkpoint.py), before it replaces model/
 RUN/valid.csv       the validation rows (id, group, text, label; quoted CSV): export's parity
                     check and benchmarks use the very rows training never saw
-RUN/history.json    per stage and epoch: losses, accuracy, macro-F1, learning rates
+RUN/history.json    per step and per validation: losses, accuracy, macro-F1, learning rates
+                    (training_history.TrainingHistory)
 RUN/metrics.json    final validation metrics, confusion matrix included
 RUN/plots/*.png     loss, learning rate, confusion matrix
 
@@ -24,16 +25,20 @@ from typing import Any, ClassVar
 from reviewscore.data.columns import Columns
 from reviewscore.errors import FolderError
 from reviewscore.files import read_json, write_json
-from reviewscore.json_records import Record, is_int, is_object, is_str, is_str_list, json_key
+from reviewscore.json_records import (
+    Record,
+    is_count,
+    is_int,
+    is_object,
+    is_str,
+    is_str_list,
+    json_key,
+)
 
 RUN_INFO = "run.json"
 FORMAT = "reviewscore-run/1"
 STAGE_MARK = "reviewscore_stage.json"
 REPAIR = "the run folder is damaged: train it again with `reviewscore train`"
-
-
-def _is_count(value: Any) -> bool:
-    return is_int(value) and value >= 0
 
 
 COLUMN_ROLES = tuple(item.name for item in fields(Columns))
@@ -62,8 +67,8 @@ class RunInfo(Record):
         f"a mapping of column role ({', '.join(COLUMN_ROLES)}) to name", _is_columns
     )
     config: dict[str, Any] = json_key("a mapping", is_object, default_factory=dict)
-    stages_total: int = json_key("a count", _is_count, default=0)
-    stages_completed: int = json_key("a count", _is_count, default=0)
+    stages_total: int = json_key("a count", is_count, default=0)
+    stages_completed: int = json_key("a count", is_count, default=0)
     format: str = json_key(repr(FORMAT), lambda v: v == FORMAT, default=FORMAT)
     # A distilled run's teacher (path, sha256), layers kept, temperature and alpha; absent
     # for a run fine-tuned on labels alone.
@@ -76,7 +81,7 @@ class StageMark(Record):
     weights beside it hold."""
 
     repair: ClassVar[str] = REPAIR
-    stages_completed: int = json_key("a count", _is_count)
+    stages_completed: int = json_key("a count", is_count)
 
 
 def is_run_folder(path: Path) -> bool:

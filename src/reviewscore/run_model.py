@@ -1,4 +1,6 @@
-"""Load the model and tokenizer of a run folder (train's resume/evaluate, export's source).
+"""Load the model and tokenizer of a run folder, with its checked run.json: the source of
+`export` (export/deploy.py), the model of `evaluate` (train/evaluate.py) and the teacher of
+`distill` (distill/teacher.py). A resumed `train` loads its model with train/model_load.py.
 
 Imports transformers, so the scorer must never import this module.
 """

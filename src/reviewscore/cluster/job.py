@@ -21,13 +21,19 @@ import ray
 import ray.data
 from ray.exceptions import RayTaskError
 
+from reviewscore.cluster.options import ClusterOptions
 from reviewscore.cluster.reading import (
     data_context,
     expand_inputs,
     read_report,
     read_review_dataset,
 )
-from reviewscore.cluster.scoring import ScorerActor, check_deploy_dir, score_dataset
+from reviewscore.cluster.scoring import (
+    ScorerActor,
+    check_deploy_dir,
+    driver_variant,
+    score_dataset,
+)
 from reviewscore.cluster.writing import (
     OUTPUT_KIND,
     OutputFolder,
@@ -35,7 +41,6 @@ from reviewscore.cluster.writing import (
     is_job_output,
     write_shards,
 )
-from reviewscore.cluster_options import ClusterOptions
 from reviewscore.data import BadLine
 from reviewscore.deploy_folder import load_manifest
 from reviewscore.errors import ReviewscoreError
@@ -68,6 +73,7 @@ class ClusterSummary(ScoreSummary):
             "threads_per_actor": self.threads,
             "gpus_per_actor": self.gpus_per_actor,
             "variant": self.variant,
+            "auto": self.auto and self.auto.to_dict(),
             "batch_invariant": self.batch_invariant,
             "parity_checked": self.parity_checked,
             "parity_failures": self.parity_failures,
@@ -151,13 +157,21 @@ def score_to_folder(
     check_replaceable(output_dir, OUTPUT_KIND, is_job_output, inputs)  # before Ray starts
     deploy = check_deploy_dir(deploy_dir, options.variant)
     manifest = load_manifest(deploy, verify=False)
-    variant = manifest.default_variant if options.variant is None else options.variant
     connect()
     actors, threads = plan_actors(options)
+    chosen, auto = driver_variant(
+        deploy,
+        options.variant,
+        provider=options.provider,
+        threads=threads,
+        allow_batch_dependent=options.allow_batch_dependent,
+    )
+    variant = chosen or manifest.default_variant
     summary = ClusterSummary.for_variant(
         manifest,
         variant,
         f"Ray, {actors} actor(s) x {threads} thread(s)",
+        auto=auto,
         files=len(paths),
         actors=actors,
         threads=threads,
@@ -185,7 +199,7 @@ def score_to_folder(
             actors=actors,
             threads=threads,
             gpus_per_actor=options.gpus_per_actor,
-            variant=options.variant,
+            variant=variant,
             provider=options.provider,
             max_length=options.max_length,
             batch_rows=options.chunk_rows,

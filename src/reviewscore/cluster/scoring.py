@@ -1,9 +1,9 @@
-"""Score a Ray Dataset with a pool of actors, each holding one DeployedClassifier.
+"""Score a Ray Dataset with a pool of actors, each holding one Scorer (`reviewscore.load`).
 
 An actor opens the deploy folder once (manifest check, tokenizer, onnxruntime session) and
-then scores batch after batch with the single-machine scorer's own code: `encode`, then
-`logits_encoded` (length sort, token-budget batches, dynamic padding, session.run, input
-order restored). Nothing of the per-batch work is re-implemented here.
+then scores batch after batch with the single-machine scorer's own code: `predict_proba`
+(tokenise, length sort, token-budget batches, dynamic padding, session.run, input order
+restored), one batch as one chunk. Nothing of the per-batch work is re-implemented here.
 
 A dead actor is Ray's business: Ray Data creates the pool with max_restarts=-1 and
 max_task_retries=-1, so the actor is restarted and the task it held is run again, and a
@@ -21,12 +21,19 @@ import ray.data
 
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import load_manifest
+from reviewscore.score.auto_variant import (
+    AUTO,
+    AutoVariant,
+    check_allow_batch_dependent,
+    resolve_auto_variant,
+)
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
-from reviewscore.score.classifier import DeployedClassifier, refuse_text_variant, softmax
+from reviewscore.score.classifier import refuse_text_variant
+from reviewscore.scorer import load
 
 
 class ScorerActor:
-    """The per-actor state: one classifier, loaded in `__init__`, used by every `__call__`.
+    """The per-actor state: one Scorer, loaded in `__init__`, used by every `__call__`.
 
     Subclass it to add per-batch work (call `super().__call__`) and pass the subclass to
     `score_dataset(actor_class=...)`.
@@ -44,20 +51,26 @@ class ScorerActor:
         probs: bool,
         text_column: str,
         keep_text: bool,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> None:
-        self.classifier = DeployedClassifier.open(
-            deploy_dir, variant, provider=provider, threads=threads, max_length=max_length
+        """`chunk_rows`: at least the rows of a batch, so each batch is sorted and
+        batched whole, as `score_dataset` passes its `batch_rows`."""
+        self.scorer = load(
+            deploy_dir,
+            variant,
+            provider,
+            threads,
+            max_length=max_length,
+            batch_tokens=batch_tokens,
+            chunk_rows=chunk_rows,
         )
-        self.label_names = np.asarray(self.classifier.labels, dtype=object)
-        self.batch_tokens = batch_tokens
+        self.label_names = np.asarray(self.scorer.label_names, dtype=object)
         self.probs = probs
         self.text_column = text_column
         self.keep_text = keep_text
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = batch[self.text_column].tolist()
-        encoded = self.classifier.encode(texts)
-        probs = softmax(self.classifier.logits_encoded(encoded, self.batch_tokens))
+        probs = self.scorer.predict_proba(batch[self.text_column].tolist())
         labels = probs.argmax(axis=1)
         out = {k: v for k, v in batch.items() if self.keep_text or k != self.text_column}
         out["label"] = labels.astype(np.int64)
@@ -69,10 +82,34 @@ class ScorerActor:
 
 def check_deploy_dir(deploy_dir: str | Path, variant: str | None) -> Path:
     """Fail on the driver, before any actor starts, when the folder or variant is wrong; the
-    actors still verify the files' hashes when they open it."""
+    actors still verify the files' hashes when they open it. "auto" is resolved later, on
+    the driver too (`driver_variant`)."""
     deploy_dir = Path(deploy_dir).resolve()
-    refuse_text_variant(load_manifest(deploy_dir, verify=False), variant)
+    manifest = load_manifest(deploy_dir, verify=False)
+    refuse_text_variant(manifest, None if variant == AUTO else variant)
     return deploy_dir
+
+
+def driver_variant(
+    deploy_dir: Path,
+    variant: str | None,
+    *,
+    provider: str,
+    threads: int,
+    allow_batch_dependent: bool,
+) -> tuple[str | None, AutoVariant | None]:
+    """The variant every actor opens: "auto" is chosen here, once, measured on the driver
+    with the actors' thread count and provider (or read from the driver's cache), so every
+    actor scores with the same variant; any other is passed on as it is."""
+    if variant != AUTO:
+        return variant, None
+    auto = resolve_auto_variant(
+        deploy_dir,
+        provider=provider,
+        threads=threads,
+        allow_batch_dependent=allow_batch_dependent,
+    )
+    return auto.variant, auto
 
 
 def score_dataset(
@@ -91,18 +128,28 @@ def score_dataset(
     text_column: str = "text",
     keep_text: bool = True,
     actor_class: type[ScorerActor] = ScorerActor,
+    allow_batch_dependent: bool = False,
 ) -> ray.data.Dataset:
     """`dataset` with `label`, `label_name` (and `p_0`... with `probs`) added to each row.
 
     `actors` actors each run an onnxruntime session with `threads` intra-op threads and
     reserve as many CPUs, plus `gpus_per_actor` GPUs (0.5 puts two actors on a GPU). Every
     actor gets `batch_rows` rows at a time, which it splits into token-budget batches (the
-    local scorer's 8192 by default: in-process, 1024-row chunks scored 29% slower than
-    8192 with MiniLM on 2 CPUs, likely the shorter window to sort by length); a
-    block bigger than that goes to one actor whole, so feed it small blocks (`read_review_dataset`
-    does; for your own Dataset, lower DataContext.target_max_block_size before making it).
+    local scorer's 8192 by default: smaller chunks scored measurably slower, likely the
+    shorter window to sort by length); a block bigger than that goes to one actor whole, so
+    feed it small blocks (`read_review_dataset` does; for your own Dataset, lower
+    DataContext.target_max_block_size before making it). `variant="auto"` is chosen here,
+    on the driver (`driver_variant`).
     """
+    check_allow_batch_dependent(variant, allow_batch_dependent)
     deploy_dir = check_deploy_dir(deploy_dir, variant)
+    variant, _ = driver_variant(
+        deploy_dir,
+        variant,
+        provider=provider,
+        threads=threads,
+        allow_batch_dependent=allow_batch_dependent,
+    )
     constructor: dict[str, Any] = {
         "variant": variant,
         "provider": provider,
@@ -112,6 +159,7 @@ def score_dataset(
         "probs": probs,
         "text_column": text_column,
         "keep_text": keep_text,
+        "chunk_rows": batch_rows,
     }
     # No repartition here: its tasks would need a CPU that the actors may all hold (a
     # deadlock). A block goes to one actor whole, so `read_review_dataset` makes small blocks.

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray.data
 
-from reviewscore.cluster_options import DEFAULT_SHARD_ROWS, OUTPUT_FORMATS
+from reviewscore.cluster.options import DEFAULT_SHARD_ROWS, OUTPUT_FORMATS
 from reviewscore.data import BadLine
 from reviewscore.data.tsv import TsvWriter
 from reviewscore.files import write_json

@@ -6,8 +6,25 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from reviewscore.distill.student import KEEP_CHOICES
 from reviewscore.errors import ReviewscoreError
+
+KEEP_CHOICES = ("bottom", "spread")
+# What the command and `reviewscore.distill` take when not told otherwise.
+DEFAULT_KEEP = "bottom"
+DEFAULT_TEMPERATURE = 2.0
+DEFAULT_ALPHA = 0.5
+# The training options `distill` takes besides its own (the rest are the teacher's or the
+# plain recipe's): data, split, schedule length and rate, and the fit.
+TRAIN_OPTIONS = (
+    "epochs",
+    "lr",
+    "batch_size",
+    "valid_fraction",
+    "limit_rows",
+    "seed",
+    "limit_valid_rows",
+    "freeze_embeddings",
+)
 
 
 @dataclass(frozen=True)
@@ -15,9 +32,9 @@ class DistillOptions:
     teacher: Path
     layers: int | None = None  # keep N of the teacher's layers ...
     student: str | None = None  # ... or start from this pretrained model
-    keep: str = "bottom"
-    temperature: float = 2.0
-    alpha: float = 0.5  # weight of the soft (KL) term; 1 - alpha on the true labels
+    keep: str = DEFAULT_KEEP
+    temperature: float = DEFAULT_TEMPERATURE
+    alpha: float = DEFAULT_ALPHA  # weight of the soft (KL) term; 1 - alpha on the true labels
     cache: Path | None = None  # folder for the teacher's logits
 
     def check(self) -> None:

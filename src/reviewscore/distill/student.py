@@ -4,8 +4,8 @@ differently).
 
 Which N layers: `bottom` keeps layers 0..N-1 (the lower layers feed each other exactly as
 in the teacher); `spread` keeps every (depth/N)-th layer from the bottom (0, 2, 4 of 6: the
-DistilBERT choice), which spans more of the teacher's depth. `bottom` is the default: the
-one measured so far (3 of 6 layers: 1.9x the speed for 0.85 points, README); bench/distill.py
+DistilBERT choice), which spans more of the teacher's depth. `bottom` is the default: it
+met the aim, and `spread` did no better (docs/benchmarks.md#distillation); bench/distill.py
 compares the two (`--students 3:bottom,3:spread`).
 """
 
@@ -16,10 +16,9 @@ from typing import Any
 
 from torch import nn
 
+from reviewscore.distill.options import KEEP_CHOICES
 from reviewscore.errors import ReviewscoreError
 from reviewscore.train.layer_groups import layer_lists
-
-KEEP_CHOICES = ("bottom", "spread")
 
 
 def kept_layers(depth: int, n: int, keep: str) -> list[int]:

@@ -3,7 +3,7 @@
 --out replaces only an earlier deploy folder or an empty one.
 
 Steps: fp32 graph + tokenizer.json -> optimised fp32 (model.onnx) -> int8 / fp16 variants
-from it -> with --edge, strings-in variants (edge.py) -> dynamic-shape sweep of every
+from it -> with --edge, strings-in variants (edge/variants.py) -> dynamic-shape sweep of every
 variant -> parity gate through the scorer's classifier, against PyTorch's logits stored as
 parity_reference.npz (edge variants also against the scorer) -> manifest (hashes, figures,
 where they were measured) -> rename. A failed parity check still writes the
@@ -28,7 +28,7 @@ from reviewscore.deploy_folder import (
     is_deploy_folder,
     write_manifest,
 )
-from reviewscore.errors import ReviewscoreError
+from reviewscore.errors import ParityError, ReviewscoreError
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.onnx_graph import DEFAULT_OPSET, export_onnx
 from reviewscore.export.optimize import optimize_graph
@@ -44,7 +44,7 @@ from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
-from reviewscore.parity_figures import ParityError, failures_message
+from reviewscore.parity_figures import failures_message
 from reviewscore.parity_reference import REFERENCE_FILE, read_reference
 from reviewscore.run_model import load_run_model
 from reviewscore.score.classifier import takes_text
@@ -57,10 +57,11 @@ VARIANT_FILES = {
     "int8-static": "model.int8-static.onnx",
     "fp16": "model.fp16.onnx",
 }
-# Chosen by measurement (bench/export_variants.py on the trained MiniLM, 2 AVX2 cores):
-# fp32 is exact (labels equal PyTorch's, none move with the batching); see the README of
-# bench/ and the export report for the figures that ruled out int8 as the default.
+# fp32 is exact (labels equal PyTorch's, none move with the batching), and int8's speed-up
+# depends on the CPU family: see docs/export.md#variants for why int8 is not the default.
 DEFAULT_VARIANT = "fp32"
+# `export --quantize` choices -> the variant each adds ("none": only fp32).
+QUANTIZE_CHOICES = {"none": None, "static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
 EDGE_MIN_OPSET = 13
 
 
@@ -71,7 +72,7 @@ class ExportOptions:
     variants: tuple[str, ...] = (DEFAULT_VARIANT,)  # fp32 is always built: the others' source
     default_variant: str = DEFAULT_VARIANT
     check: bool = True
-    edge: bool = False  # strings-in variants (edge.py), for each fp32/int8 variant
+    edge: bool = False  # strings-in variants (edge/variants.py), for each fp32/int8 variant
     parity_data: Path | None = None  # labelled rows; default: the run's valid.csv
     parity_rows: int = 1000
     calibration: Path | None = None  # static int8 calibration rows; default: parity data
@@ -113,10 +114,11 @@ def export_run(
     inputs = [run_dir, *filter(None, (options.parity_data, options.calibration))]
     with replace_folder(out_dir, "deploy folder", is_deploy_folder, inputs) as staging:
         manifest = _build(Path(run_dir), staging, options, echo)
+    manifest = replace(manifest, path=out_dir / MANIFEST)
     message = failures_message(manifest.parity or {})
     if message:
-        raise ParityError(f"{message} (figures in {out_dir / MANIFEST})")
-    return replace(manifest, path=out_dir / MANIFEST)
+        raise ParityError(f"{message} (figures in {manifest.path})", manifest.parity, manifest)
+    return manifest
 
 
 def _build(
@@ -128,7 +130,7 @@ def _build(
     names = export_onnx(model, loaded.tokenizer, raw, opset=options.opset)
     padding = write_tokenizer_json(loaded.tokenizer, staging / TOKENIZER_FILE)
     if options.edge:
-        from reviewscore.export.edge import check_tokenizer
+        from reviewscore.export.edge.variants import check_tokenizer
 
         check_tokenizer(staging / TOKENIZER_FILE)
     echo(f"exported the fp32 graph ({', '.join(names)})")
@@ -204,7 +206,7 @@ def _build(
         )
     raw.unlink()
     if options.edge:
-        from reviewscore.export.edge import add_edge_variants
+        from reviewscore.export.edge.variants import add_edge_variants
 
         variants |= add_edge_variants(staging, manifest, variants, echo)
     manifest = save(replace(manifest, variants=variants))
@@ -230,7 +232,7 @@ def _build(
             echo,
         )
         if options.edge:
-            from reviewscore.export.edge import edge_parity
+            from reviewscore.export.edge.variants import edge_parity
 
             reference = read_reference(staging / REFERENCE_FILE, len(info.labels))
             parity |= edge_parity(staging, manifest, reference, options.thresholds, echo)
@@ -250,7 +252,7 @@ def _check_shapes(
 ) -> dict[str, Any]:
     """The dynamic-shape sweep: token ids for the scorer's variants, texts for edge ones."""
     if takes_text(variant):
-        from reviewscore.export.edge_check import check_edge_shapes
+        from reviewscore.export.edge.check import check_edge_shapes
 
         return check_edge_shapes(path, labels=len(info.labels), max_length=info.max_length)
     return check_variant_shapes(

@@ -1,29 +1,12 @@
 """int8 and fp16 variants, built with onnxruntime's own quantiser and fp16 converter.
 
-The defaults were chosen by measurement on a GPU-trained MiniLM (../shared/models/
-minilm-gpu-run): agreement with fp32 on 3,000 validation rows (bench/export_variants.py),
-and logits under onnxruntime's AVX2 kernels (bench/int8_kernels.py under qemu's emulated
-AVX2-only AMD EPYC) against those of AVX-512 VNNI/AMX on an Intel Xeon:
-
-dynamic int8   per-channel, s8, reduce_range  98.33%; on AVX2 the integer products are
-                                              exact as on VNNI/AMX (7-bit weights: u8 x s8
-                                              pairs cannot saturate int16): logits within
-                                              0.003 over 300 rows, no label differs; as fast
-                                              as 8-bit on VNNI
-               per-channel, s8, 8-bit         97.90%; on AVX2 logits move by up to 0.4 and
-                                              labels move (the export gate: 98.5% on Intel,
-                                              97.6% on an AMD EPYC: fails there)
-               per-channel, u8 weights        98.20%, but no faster than fp32 on VNNI/AMX
-               per-tensor, reduce_range       92.0%: collapses
-static int8    per-channel, MatMul+Gather,    98.80% (export gate: 98.1% Intel, 98.5% AMD);
-               2 MatMul kinds kept fp32       no label moves with the batching; on emulated
-                                              AVX2 logits move by up to 0.81 (u8 x s8 pairs
-                                              saturate), 11 of 330 labels differ, unless
-                                              the scorer's exact int8 mode runs (it does on
-                                              such CPUs: score/session.py): then logits are
-                                              those of AMX to the last bit
-               same, reduce_range             97.53%
-               everything quantised           95.6%
+The defaults were chosen by measuring the alternatives on a trained MiniLM (agreement with
+fp32, speed: bench/export_variants.py) and under another CPU family's int8 kernels.
+int8-dynamic has per-channel 7-bit s8 weights (reduce_range): u8 x 7-bit pairs cannot
+saturate the int16 sums of the kernels of CPUs without VNNI, so its figures hold on every
+x86 family. int8-static keeps 8-bit weights, which its agreement needs, and relies on the
+scorer's exact int8 mode where those kernels could saturate (score/session.py). Figures:
+docs/benchmarks.md#export-variants; why: docs/verify-and-int8.md#int8-and-the-cpu.
 """
 
 from __future__ import annotations
@@ -89,8 +72,9 @@ def quantize_dynamic_int8(
     """Write the dynamic int8 graph; returns what the manifest records about it.
 
     `kept_fp32` names nodes left unquantised. The export keeps none: keeping one kind of
-    node fp32 (attention, projections, a layer, the embeddings) bought at most half a point
-    of agreement, for up to a fifth of the speed (bench/export_variants.py measures each)."""
+    node fp32 (attention, projections, a layer, the embeddings) bought little agreement for
+    much speed and size (docs/benchmarks.md#export-variants; bench/export_variants.py
+    measures each)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from reviewscore.errors import FolderError, TextError
 from reviewscore.padding import Ragged, pad_batch
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches
 from reviewscore.score.session import Session, open_session
+
+if TYPE_CHECKING:
+    from reviewscore.score.auto_variant import AutoVariant
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class DeployedClassifier:
         variant_name: str,
         session: Session,
         tokenizer: Any,
+        auto: AutoVariant | None = None,
     ) -> None:
         self.deploy_dir = deploy_dir
         self.manifest = manifest
@@ -122,6 +126,7 @@ class DeployedClassifier:
         self.input_names = [spec.name for spec in manifest.inputs]
         self.output_name = manifest.outputs[0].name
         self.padding = manifest.padding
+        self.auto = auto  # how `--variant auto` chose this variant, when it did
 
     @classmethod
     def open(
@@ -133,12 +138,36 @@ class DeployedClassifier:
         threads: int | None = None,
         max_length: int | None = None,
         require_finished: bool = True,
+        allow_batch_dependent: bool = False,
+        remeasure: bool = False,
     ) -> DeployedClassifier:
         """Verify the folder against its manifest (sha256), then load tokenizer and model.
-        `require_finished=False` is for the export's checks on its own staging folder."""
+        `require_finished=False` is for the export's checks on its own staging folder.
+
+        `variant="auto"`: the fastest variant that passes the parity gate here, measured with
+        this provider and thread count or read from the cache (score/auto_variant.py);
+        `allow_batch_dependent` lets it pick a batch-dependent one, `remeasure` skips the
+        cache. The choice is kept as `.auto`."""
         from tokenizers import Tokenizer
 
+        from reviewscore.score.auto_variant import (
+            AUTO,
+            check_allow_batch_dependent,
+            resolve_auto_variant,
+        )
+
         deploy_dir = Path(deploy_dir)
+        check_allow_batch_dependent(variant, allow_batch_dependent)
+        auto = None
+        if variant == AUTO:
+            auto = resolve_auto_variant(
+                deploy_dir,
+                provider=provider,
+                threads=threads,
+                allow_batch_dependent=allow_batch_dependent,
+                remeasure=remeasure,
+            )
+            variant = auto.variant
         manifest = load_manifest(deploy_dir, verify=True, require_finished=require_finished)
         name = manifest.default_variant if variant is None else variant
         entry = manifest.variant(name)
@@ -156,7 +185,7 @@ class DeployedClassifier:
         model_file = deploy_dir / entry.file
         session = open_session(model_file, provider=provider, threads=threads)
         _check_outputs(model_file, manifest, session)
-        return cls(deploy_dir, manifest, name, session, tokenizer)
+        return cls(deploy_dir, manifest, name, session, tokenizer, auto)
 
     @property
     def provider(self) -> str:

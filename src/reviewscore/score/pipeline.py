@@ -32,10 +32,11 @@ from reviewscore.score.classifier import DeployedClassifier, Encoded, softmax
 from reviewscore.score.inputs import check_output_is_not_an_input
 from reviewscore.score.output import check_output_path, check_probs_format, output_errors
 from reviewscore.score.summary import ScoreSummary
-from reviewscore.score.writers import Writer
+from reviewscore.score.writers import FORMATS, Writer
 
 # `score` options only a Ray job takes, as the command spells them.
 RAY_ONLY = {"address": "--address", "actors": "--actors", "gpus_per_actor": "--gpus-per-actor"}
+BAD_LINE_CHOICES = ("error", "skip")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,21 @@ class ScoreOptions:
     on_bad_line: str = "error"
     evaluate: bool = False
 
+    def __post_init__(self) -> None:
+        """Refuse what the local engine cannot do, before any row is read."""
+        check_probs_format(self.fmt, self.probs)
+        if self.fmt == "parquet":
+            raise UsageError("--format parquet needs --engine ray (it writes a folder)")
+        if self.fmt not in FORMATS:
+            raise UsageError(f"unknown format {self.fmt!r}; choose from {', '.join(FORMATS)}")
+        if self.on_bad_line not in BAD_LINE_CHOICES:
+            raise UsageError(
+                f"on_bad_line must be one of {', '.join(BAD_LINE_CHOICES)}, not "
+                f"{self.on_bad_line!r}"
+            )
+        if self.batch_tokens < 1 or self.chunk_rows < 1:
+            raise UsageError("--batch-tokens and --chunk-rows must be at least 1")
+
     @classmethod
     def from_command(cls, values: Mapping[str, Any]) -> ScoreOptions:
         """The options of the `score` command (by parameter name) as the local engine's:
@@ -59,8 +75,6 @@ class ScoreOptions:
         for name, option in RAY_ONLY.items():
             if values[name]:
                 raise UsageError(f"{option} needs --engine ray")
-        if values["fmt"] == "parquet":
-            raise UsageError("--format parquet needs --engine ray (it writes a folder)")
         return cls(
             fmt=values["fmt"] or "csv",
             probs=values["probs"],
@@ -127,6 +141,7 @@ def score_files(
         here=local_cpu(),
         deploy_dir=str(classifier.deploy_dir),
         exact_int8=classifier.session.exact_int8,
+        auto=classifier.auto,
     )
     label_mode = LabelMode.REQUIRED if options.evaluate else LabelMode.IGNORED
     truth: list[np.ndarray] = []

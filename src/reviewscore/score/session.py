@@ -14,6 +14,7 @@ from reviewscore.errors import ReviewscoreError, UsageError
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 PROVIDER_CHOICES = ("auto", "cpu", "cuda")
+DEFAULT_PROVIDER = "auto"  # what `score`, `verify` and `reviewscore.load` ask for
 # onnxruntime's kOrtSessionOptionsAvx2PrecisionMode: rewrite 8-bit s8 weights of quantised
 # matrix products to u8, so the u8 x u8 kernels (exact, slower) run instead of the u8 x s8
 # ones that saturate without VNNI. Weights within 7 bits (int8-dynamic's) are left as they
@@ -79,9 +80,9 @@ def default_threads() -> int:
 
 def exact_int8_wanted() -> bool:
     """Whether to ask onnxruntime for exact int8 products: on a CPU whose u8 x s8 kernels may
-    saturate, where int8-static's 8-bit weights moved 3.3% of labels under emulated AVX2
-    (README "int8 and the CPU"). Not on VNNI/AMX, where those kernels are already exact and
-    the u8 x u8 ones ran int8-static 0.66x as fast (bench/export_variants.py, Intel AMX)."""
+    saturate, where int8-static's 8-bit weights would move labels
+    (docs/verify-and-int8.md#int8-and-the-cpu). Not on VNNI/AMX, where those kernels are
+    already exact and the u8 x u8 ones only slow int8-static down."""
     forced = os.environ.get(EXACT_INT8_ENV)
     if forced is None:
         return int8_pairs_may_saturate(local_cpu())
@@ -105,9 +106,7 @@ def session_options(threads: int | None, exact_int8: bool) -> Any:
     """The scorer's onnxruntime.SessionOptions, shared with the strings-in (edge) sessions so
     the export's check compares like with like. Memory pattern and CPU arena stay on
     (onnxruntime's defaults): the token budget caps the largest batch, so the arena stays
-    small. Measured 2026-11-24 on 2 cores, MiniLM, 10,000 test rows in the scorer's batches:
-    turning either off was 4-24% slower and did not lower peak RSS (fp32 418 MB default vs
-    429-476 MB; dynamic int8 280 MB vs 280-327 MB)."""
+    small; turning either off was measured slower, without lowering peak memory."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

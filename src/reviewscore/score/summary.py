@@ -1,19 +1,25 @@
-"""What a scoring run reports on stderr: rows, time, throughput, provider and variant, the
-lines it skipped, and warnings when the variant's labels can depend on batching, when it
-failed the export's parity gate, when the export skipped that gate (--no-check), or when an
-int8 variant's figures were measured on another class of CPU than this one; and a note
-when an int8 variant runs on a CPU where int8 is hardly faster than fp32."""
+"""What a scoring run reports on stderr: rows, time, throughput, provider and variant (and,
+for `--variant auto`, the runner-up and both speeds measured here), the lines it skipped,
+and warnings when the variant's labels can depend on batching, when it failed the export's
+parity gate, when the export skipped that gate (--no-check), or when an int8 variant's
+figures were measured on another class of CPU than this one; and a note, for an int8
+variant on a CPU without VNNI or AMX, saying whether its int8 products are exact here.
+Every figure in these lines was measured by this run or on this machine: which variant is
+fastest is for `verify --all` and `--variant auto` to measure, not for a note to guess."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from reviewscore.cpu_features import SLOW_INT8_CLASSES, describe_cpu
+from reviewscore.cpu_features import SATURATING_INT8_CLASSES, describe_cpu
 from reviewscore.data import BadLine
 from reviewscore.deploy_folder import Manifest
 from reviewscore.metrics import ClassificationMetrics
 from reviewscore.score.session import EXACT_INT8_ENV
+
+if TYPE_CHECKING:
+    from reviewscore.score.auto_variant import AutoVariant
 
 SHOWN_BAD_LINES = 5
 Summary = TypeVar("Summary", bound="ScoreSummary")
@@ -36,9 +42,11 @@ class ScoreSummary:
     # their CPUs have different int8 kernels
     other_cpu: tuple[str, str, str] | None = None
     # this CPU, when the variant is int8 and the CPU has no VNNI or AMX int8 instructions
-    slow_int8_cpu: str | None = None
+    saturating_int8_cpu: str | None = None
     # whether onnxruntime was asked for exact int8 products (score/session.py)
     exact_int8: bool = False
+    # how `--variant auto` chose the variant, when it did
+    auto: AutoVariant | None = None
 
     @classmethod
     def for_variant(
@@ -68,10 +76,10 @@ class ScoreSummary:
             and measured.get("isa_class") != here["isa_class"]
         ):
             other_cpu = (describe_cpu(measured), describe_cpu(here), deploy_dir)
-        slow_int8 = (
+        saturating = (
             here is not None
             and entry.precision == "int8"
-            and here["isa_class"] in SLOW_INT8_CLASSES
+            and here["isa_class"] in SATURATING_INT8_CLASSES
         )
         return cls(
             provider=provider,
@@ -80,7 +88,7 @@ class ScoreSummary:
             parity_checked=manifest.parity is not None,
             parity_failures=list(figures.failures) if figures else [],
             other_cpu=other_cpu,
-            slow_int8_cpu=describe_cpu(here) if here is not None and slow_int8 else None,
+            saturating_int8_cpu=describe_cpu(here) if here is not None and saturating else None,
             exact_int8=exact_int8,
             **extra,
         )
@@ -95,7 +103,7 @@ def describe(summary: ScoreSummary) -> list[str]:
     lines = [
         f"scored {summary.rows:,} rows in {summary.seconds:.1f} s "
         f"({summary.rows_per_second:,.0f} rows/s) on {summary.provider}, "
-        f"variant {summary.variant}"
+        f"variant {summary.variant}" + (f" ({summary.auto.summary()})" if summary.auto else "")
     ]
     if summary.bad_lines:
         first = summary.bad_lines[:SHOWN_BAD_LINES]
@@ -131,18 +139,16 @@ def describe(summary: ScoreSummary) -> list[str]:
             f"labels may not match them; check here with `reviewscore verify {deploy_dir} "
             f"--variant {summary.variant}`"
         )
-    if summary.slow_int8_cpu:
+    if summary.saturating_int8_cpu:
         products = (
-            "int8 products are made exact here (8-bit weights take onnxruntime's slower u8 x u8 "
+            "int8 products are made exact here (8-bit weights take onnxruntime's u8 x u8 "
             "kernels), as VNNI and AMX compute them"
             if summary.exact_int8
             else f"int8 products may saturate here ({EXACT_INT8_ENV}=0), so labels may differ "
             "from those the export measured"
         )
         lines.append(
-            f"note: this CPU, {summary.slow_int8_cpu}, has no VNNI or AMX int8 instructions: "
-            f"{products}; on a quiet AMD EPYC without VNNI int8 ran only 1.07x as fast as fp32 "
-            '(README "int8 and the CPU"), so `--variant fp32` may give PyTorch\'s labels at '
-            "about the same speed"
+            f"note: this CPU, {summary.saturating_int8_cpu}, has no VNNI or AMX int8 "
+            f"instructions: {products}"
         )
     return lines

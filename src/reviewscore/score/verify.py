@@ -10,26 +10,35 @@ the figures against the manifest's thresholds with the export's own code. No tor
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.deploy_folder import Manifest, ParityFigures, Thresholds, load_manifest
-from reviewscore.errors import FolderError
+from reviewscore.errors import FolderError, ParityError
 from reviewscore.parity_figures import checked_variant, failures_message, summary
 from reviewscore.parity_reference import Reference, read_reference
 from reviewscore.score.classifier import DeployedClassifier
 from reviewscore.score.session import exact_int8_wanted
+from reviewscore.score.variant_timing import time_variants
 
 
 @dataclass(frozen=True)
 class Verification:
+    """`reviewscore verify`'s report: per variant, the parity figures measured on this
+    machine (`figures`, with `.passed` and `.failures`) beside the export's (`at_export`),
+    the thresholds judged with, and `passed` overall. `lines()` and `to_json()` are what the
+    command prints; `check()` raises ParityError when a variant failed."""
+
     deploy_dir: Path
     thresholds: Thresholds  # the manifest's, as the export judged with
     figures: dict[str, ParityFigures]  # variant -> figures measured here
     at_export: dict[str, ParityFigures | None]  # variant -> the manifest's figures, if any
     exact_int8: bool  # onnxruntime was asked for exact int8 products here (score/session.py)
     precisions: dict[str, str] = field(default_factory=dict)  # variant -> fp32, int8, fp16
+    # With `timed`: variant -> phrases/s here (the variants the provider could run)
+    speeds: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -53,6 +62,12 @@ class Verification:
         message = failures_message(self.figures)
         return message and f"{message} on this machine ({describe_cpu(local_cpu())})"
 
+    def check(self) -> None:
+        """Raise ParityError, carrying the figures and this report, if a variant failed."""
+        message = self.failures()
+        if message:
+            raise ParityError(message, self.figures, self)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "deploy_dir": str(self.deploy_dir),
@@ -61,6 +76,7 @@ class Verification:
             "thresholds": asdict(self.thresholds),
             "variants": {name: f.to_dict() for name, f in self.figures.items()},
             "at_export": {name: f.to_dict() if f else {} for name, f in self.at_export.items()},
+            **({"phrases_per_second": self.speeds} if self.speeds else {}),
         }
 
 
@@ -89,27 +105,37 @@ def verify_folder(
     *,
     provider: str = "auto",
     threads: int | None = None,
+    timed: bool = False,
 ) -> Verification:
-    """Re-run the parity check of `variants` (default: the folder's default variant) here."""
+    """Re-run the parity check of `variants` (default: the folder's default variant) here;
+    with `timed`, also time each variant the provider could run (score/variant_timing.py),
+    failed ones too, so a table can show what a failure would have been worth."""
     deploy_dir = Path(deploy_dir)
     manifest = load_manifest(deploy_dir, verify=True)
     reference, thresholds = _stored_reference(deploy_dir, manifest)
     names = variants or [manifest.default_variant]
     precisions = {name: manifest.variant(name).precision for name in names}
+    opened: dict[str, DeployedClassifier] = {}
+
+    def open_variant(name: str) -> DeployedClassifier:
+        opened[name] = DeployedClassifier.open(deploy_dir, name, provider=provider, threads=threads)
+        return opened[name]
+
     figures = {
         name: checked_variant(
-            lambda name=name: DeployedClassifier.open(
-                deploy_dir, name, provider=provider, threads=threads
-            ),
-            precisions[name],
-            reference,
-            thresholds,
+            partial(open_variant, name), precisions[name], reference, thresholds
         )
         for name in names
     }
     at_export = {name: manifest.parity_of(name) for name in names}
+    speeds = {}
+    if timed:
+        runnable = {name: c for name, c in opened.items() if figures[name].checked}
+        speeds = time_variants(runnable, reference.texts)
     exact_int8 = exact_int8_wanted()
-    return Verification(deploy_dir, thresholds, figures, at_export, exact_int8, precisions)
+    return Verification(
+        deploy_dir, thresholds, figures, at_export, exact_int8, precisions, speeds=speeds
+    )
 
 
 def verify_classifier(classifier: DeployedClassifier) -> Verification:

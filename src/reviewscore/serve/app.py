@@ -1,5 +1,6 @@
 """The HTTP app: routes, JSON errors, the bearer key, one access-log line and the metrics of
-every request. Built around an opened classifier and a micro-batcher (see server.py)."""
+every request. Built around an open Scorer (`reviewscore.load`) and a micro-batcher that
+plans the session runs of its classifier (see server.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reviewscore.errors import TextError
 from reviewscore.score.classifier import DeployedClassifier, softmax
+from reviewscore.scorer import Scorer
 from reviewscore.serve.auth import authorized
 from reviewscore.serve.batcher import MicroBatcher, ModelRefused, QueueFull
 from reviewscore.serve.limits import Limits, RequestError, parse_score_request
@@ -49,12 +51,18 @@ class Draining:
 class ServeState:
     """What the routes need; one per app."""
 
-    classifier: DeployedClassifier
+    scorer: Scorer
     batcher: MicroBatcher
     metrics: ServeMetrics
     limits: Limits
     api_key: bytes | None
     draining: Draining = field(default_factory=Draining)
+
+    @property
+    def classifier(self) -> DeployedClassifier:
+        """The Scorer's classifier: requests are tokenised one by one and their token ids
+        merged into micro-batches, below the Scorer's texts-in calls."""
+        return self.scorer.classifier
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -131,8 +139,9 @@ def model_sha256(classifier: DeployedClassifier) -> str:
 
 
 def describe_model(state: ServeState) -> dict[str, Any]:
-    """What a client needs to know about the answers: labels, variant, whether a label can
-    depend on the rest of the micro-batch, the export's parity figures, the hashes."""
+    """What a client needs to know about the answers: labels, variant (and, for `--variant
+    auto`, the runner-up and both speeds measured here), whether a label can depend on the
+    rest of the micro-batch, the export's parity figures, the hashes."""
     classifier = state.classifier
     manifest = classifier.manifest
     parity = manifest.parity_of(classifier.variant_name)
@@ -141,6 +150,8 @@ def describe_model(state: ServeState) -> dict[str, Any]:
         "variant": classifier.variant_name,
         "precision": classifier.variant.precision,
         "batch_invariant": classifier.variant.batch_invariant,
+        # how --variant auto chose the variant (speeds measured on this machine), or None
+        "auto": classifier.auto and classifier.auto.to_dict(),
         "parity": parity and parity.to_dict(),
         "model_sha256": model_sha256(classifier),
         "files_sha256": manifest.files,

@@ -36,6 +36,7 @@ class ServeOptions:
     # Score even when the parity re-check fails on this CPU (it is still logged as an ERROR)
     serve_unverified: bool = False
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
+    allow_batch_dependent: bool = False  # with variant "auto" (score/auto_variant.py)
 
 
 def _require_serve_extra() -> None:
@@ -95,7 +96,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     _require_serve_extra()
     import uvicorn
 
-    from reviewscore.score.classifier import DeployedClassifier
+    from reviewscore.scorer import load
     from reviewscore.serve.app import ServeState, build_app
     from reviewscore.serve.auth import key_file_warning, load_api_key
     from reviewscore.serve.batcher import MicroBatcher
@@ -107,7 +108,14 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     limits = Limits(options.max_body_bytes, options.max_request_texts, options.max_text_chars)
     check_limits(limits, options.batch.max_queue_rows)
     api_key = None if options.api_key_file is None else load_api_key(options.api_key_file)
-    classifier = DeployedClassifier.open(deploy_dir, options.variant, threads=options.threads)
+    scorer = load(
+        deploy_dir,
+        options.variant,
+        provider="cpu",
+        threads=options.threads,
+        allow_batch_dependent=options.allow_batch_dependent,
+    )
+    classifier = scorer.classifier
     _log_to_stderr()
     warning = options.api_key_file and key_file_warning(options.api_key_file)
     if warning:
@@ -121,7 +129,7 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
     metrics = ServeMetrics()
     readiness = Readiness(serve_unverified=options.serve_unverified)
     batcher = MicroBatcher(classifier, options.batch, metrics, readiness)
-    state = ServeState(classifier, batcher, metrics, limits, api_key)
+    state = ServeState(scorer, batcher, metrics, limits, api_key)
     app = build_app(state)
     sock = _listen(options.host, options.port)
     port = sock.getsockname()[1]  # the one the system chose, for --port 0
@@ -139,9 +147,10 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
         server_header=False,
     )
     log.info(
-        "serving %s (variant %s, %s threads) on http://%s:%d%s",
+        "serving %s (variant %s%s, %s threads) on http://%s:%d%s",
         deploy_dir,
         classifier.variant_name,
+        f", {classifier.auto.summary()}" if classifier.auto else "",
         options.threads or "default",
         options.host,
         port,

@@ -13,8 +13,9 @@ import shutil
 from typing import Any
 
 from reviewscore.errors import FolderError
-from reviewscore.files import follow_umask, move_into_place, write_json
+from reviewscore.files import follow_umask, move_into_place
 from reviewscore.run_folder import RunFolder, RunInfo
+from reviewscore.training_history import TrainingHistory
 
 
 def _promote(run: RunFolder) -> None:
@@ -22,7 +23,7 @@ def _promote(run: RunFolder) -> None:
 
 
 def save_stage(
-    run: RunFolder, model: Any, tokenizer: Any, info: RunInfo, history: dict[str, Any]
+    run: RunFolder, model: Any, tokenizer: Any, info: RunInfo, history: TrainingHistory
 ) -> None:
     """Save weights, tokenizer, history and info for `info.stages_completed` stages."""
     staging = run.next_model_dir
@@ -32,7 +33,7 @@ def save_stage(
     tokenizer.save_pretrained(staging)
     follow_umask(staging)
     run.mark_stage(staging, info.stages_completed)
-    write_json(run.history_path, history)
+    history.save(run.history_path)
     run.write_info(info)
     _promote(run)
 

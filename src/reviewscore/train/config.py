@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from reviewscore.data.columns import Columns
 from reviewscore.errors import ReviewscoreError
 
 RECIPES = ("plain", "ulmfit")
-# The default is the recipe that won bench/train_compare.py on this data (MiniLM, 40k training
-# phrases, one epoch of examples each): plain 0.642 accuracy / 0.522 macro-F1, ULMFiT at
-# best 0.622 / 0.483. ULMFiT trains in half the time: its frozen stages skip most of the
-# backward pass.
+# The default is the recipe that won bench/train_compare.py on this data at the same number
+# of examples (docs/benchmarks.md#training-recipes). ULMFiT trains in about half the time:
+# its frozen stages skip most of the backward pass.
 DEFAULT_RECIPE = "plain"
 SCHEDULES = ("one-cycle", "slanted", "linear")
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_DEVICE = "auto"  # a CUDA GPU when torch sees one, else the CPU
 
 # What each recipe sets when the user leaves an option out. Plain: the usual fine-tune of
 # the BERT papers (all layers, one rate, 6% warm-up, linear decay). ULMFiT: gradual
@@ -109,6 +112,62 @@ def build_config(recipe: str, options: dict[str, Any]) -> TrainConfig:
     config = TrainConfig(recipe=recipe, **values)
     validate(config)
     return config
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """`reviewscore train`'s options under their command-line names (`--lr-decay` is
+    `lr_decay`), for the command and `reviewscore.train` alike. None means not given: the
+    recipe's default (RECIPE_DEFAULTS, then TrainConfig's), and the Kaggle files' columns.
+
+    >>> options = TrainOptions(recipe="ulmfit", unfreeze="1,2,all", epochs=0.5)
+    >>> run = reviewscore.train("train.tsv.gz", "runs/ulmfit", options, device="cpu")
+    """
+
+    model: str | None = None
+    recipe: str | None = None
+    lr: float | None = None
+    lr_decay: float | None = None
+    max_length: int | None = None
+    batch_size: int | None = None
+    valid_fraction: float | None = None
+    limit_rows: int | None = None
+    seed: int | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    id_column: str | None = None
+    group_column: str | None = None
+    epochs: float | None = None
+    unfreeze: str | Sequence[str] | None = None  # "1,2,3,all" or ["1", "2", "3", "all"]
+    schedule: str | None = None
+    weight_decay: float | None = None
+    warmup: float | None = None
+    limit_valid_rows: int | None = None
+    freeze_embeddings: bool | None = None
+
+    def given(self) -> list[str]:
+        """The names of the options set."""
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    def config(self, data: str) -> TrainConfig:
+        """The run's full config: recipe defaults, then every option given; checked."""
+        defaults = Columns()
+        columns = {
+            role: getattr(self, f"{role}_column") or getattr(defaults, role)
+            for role in defaults.to_dict()
+        }
+        values = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "recipe" and not f.name.endswith("_column")
+        }
+        if isinstance(self.unfreeze, str):
+            values["unfreeze"] = parse_unfreeze(self.unfreeze)
+        elif self.unfreeze is not None:
+            values["unfreeze"] = parse_unfreeze(",".join(self.unfreeze))
+        return build_config(
+            self.recipe or DEFAULT_RECIPE, {**values, "data": data, "columns": columns}
+        )
 
 
 def parse_unfreeze(text: str) -> list[str]:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from reviewscore.data import Columns, read_reviews, write_reviews_csv
 from reviewscore.errors import FolderError, ReviewscoreError
-from reviewscore.files import check_replaceable, read_json, replace_folder, write_json
+from reviewscore.files import check_replaceable, replace_folder, write_json
 from reviewscore.labels import LABEL_NAMES
 from reviewscore.run_folder import RunFolder, RunInfo, is_run_folder
 from reviewscore.train.batching import batch_stream, batches_per_epoch, collate, encode
@@ -41,6 +41,7 @@ from reviewscore.train.precision import pick_precision
 from reviewscore.train.predict import validation_metrics
 from reviewscore.train.schedules import apply_setting, make_optimizer, schedule_at
 from reviewscore.train.step import LossFn, model_loss, train_step
+from reviewscore.training_history import EpochRecord, StepRecord, TrainingHistory
 
 # Steps between reads of the loss: `.item()` makes the CPU wait for the GPU to finish every
 # queued step, so the CPU's and the GPU's time per step add up instead of overlapping
@@ -97,10 +98,7 @@ def open_run(
             )
         check_model_stage(run, info)
         saved = TrainConfig.from_dict(info.config)
-        history = read_json(run.history_path)
-        done = info.stages_completed  # drop rows a crash left past the last commit
-        history["epochs"] = [e for e in history["epochs"] if e["stage"] < done]
-        history["steps"] = [s for s in history["steps"] if s["stage"] < done]
+        history = TrainingHistory.load(run.history_path).before_stage(info.stages_completed)
         return run, saved, info, history
     assert config is not None
     check_replaceable(out, "run folder", is_run_folder, run_inputs(config, inputs))
@@ -108,7 +106,7 @@ def open_run(
         raise FolderError(
             f"{out} already exists; pass --resume to continue it or --overwrite to replace it"
         )
-    return run, config, None, {"epochs": [], "steps": []}
+    return run, config, None, TrainingHistory.empty()
 
 
 def run_inputs(config: TrainConfig, more: tuple[Path, ...] = ()) -> list[Path]:
@@ -139,15 +137,16 @@ def check_finite(loss: float, where: str, config: TrainConfig) -> None:
 
 
 def read_losses(
-    pending: list[tuple[dict[str, Any], torch.Tensor]], config: TrainConfig
-) -> list[float]:
-    """Fill in the loss of each pending step record with one device-to-host copy, and stop
-    at the first non-finite one (the run stops before its stage is saved)."""
+    pending: list[tuple[StepRecord, torch.Tensor]], config: TrainConfig
+) -> list[StepRecord]:
+    """The pending step records with their losses, read with one device-to-host copy;
+    stops at the first non-finite one (the run stops before its stage is saved)."""
     values = torch.stack([loss for _, loss in pending]).float().tolist()
+    records = []
     for (record, _), value in zip(pending, values, strict=True):
-        check_finite(value, f"stage {record['stage'] + 1}, step {record['step'] + 1}", config)
-        record["loss"] = value
-    return values
+        check_finite(value, f"stage {record.stage + 1}, step {record.step + 1}", config)
+        records.append(replace(record, loss=value))
+    return records
 
 
 def train(
@@ -239,7 +238,7 @@ def train(
         for epoch, epoch_steps in enumerate(epoch_chunks(stage_steps, steps_per_epoch)):
             model.train()
             started, seen, losses = time.perf_counter(), 0, []
-            pending: list[tuple[dict[str, Any], torch.Tensor]] = []  # losses not yet read
+            pending: list[tuple[StepRecord, torch.Tensor]] = []  # losses not yet read
             bar = tqdm(
                 total=epoch_steps,
                 desc=f"stage {stage + 1}/{config.stages}",
@@ -249,14 +248,14 @@ def train(
             for i in range(epoch_steps):
                 apply_setting(optimizer, schedule_at(step - stage_start, stage_steps, config))
                 batch = collate(train_set, next(batches))
-                record = {
-                    "stage": stage,
-                    "step": step,
-                    "loss": None,  # read back with the others of its interval
-                    "lr": optimizer.param_groups[-1]["lr"],
-                    "lr_bottom": optimizer.param_groups[0]["lr"],
-                    "beta1": optimizer.param_groups[-1]["betas"][0],
-                }
+                record = StepRecord(
+                    stage=stage,
+                    step=step,
+                    loss=math.nan,  # read back with the others of its interval
+                    lr=optimizer.param_groups[-1]["lr"],
+                    lr_bottom=optimizer.param_groups[0]["lr"],
+                    beta1=optimizer.param_groups[-1]["betas"][0],
+                )
                 loss = train_step(
                     model, batch, optimizer, scaler, precision, config.grad_clip, loss_fn
                 )
@@ -264,8 +263,9 @@ def train(
                 step += 1
                 seen += len(batch["input_ids"])
                 if len(pending) == LOG_EVERY or i == epoch_steps - 1:
-                    losses += read_losses(pending, config)
-                    history["steps"] += [record for record, _ in pending]
+                    read = read_losses(pending, config)
+                    losses += [record.loss for record in read]
+                    history = history.with_steps(read)
                     pending = []
                     rate = seen / (time.perf_counter() - started)
                     bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", phrases_s=f"{rate:.0f}")
@@ -276,20 +276,20 @@ def train(
                 model, valid_set, config.eval_batch_size, precision
             )
             check_finite(valid_loss, f"stage {stage + 1}, validation after step {step}", config)
-            history["epochs"].append(
-                {
-                    "stage": stage,
-                    "unfreeze": config.unfreeze[stage],
-                    "epoch": epoch,
-                    "step": step,
-                    "train_loss": float(np.mean(losses)),
-                    "valid_loss": valid_loss,
-                    "accuracy": metrics.accuracy,
-                    "macro_f1": metrics.macro_f1,
-                    "train_seconds": train_seconds,
-                    "phrases_per_second": seen / train_seconds,
-                    "confusion": metrics.confusion,
-                }
+            history = history.with_epoch(
+                EpochRecord(
+                    stage=stage,
+                    unfreeze=config.unfreeze[stage],
+                    epoch=epoch,
+                    step=step,
+                    train_loss=float(np.mean(losses)),
+                    valid_loss=valid_loss,
+                    accuracy=metrics.accuracy,
+                    macro_f1=metrics.macro_f1,
+                    train_seconds=train_seconds,
+                    phrases_per_second=seen / train_seconds,
+                    confusion=metrics.confusion,
+                )
             )
             echo(
                 f"stage {stage + 1}/{config.stages} ({config.unfreeze[stage]}) epoch {epoch + 1}: "
@@ -318,10 +318,10 @@ def load_data(config: TrainConfig, columns: Columns) -> TrainData:
     )
 
 
-def final_metrics(config: TrainConfig, history: dict[str, Any], metrics: Any) -> dict[str, Any]:
+def final_metrics(config: TrainConfig, history: TrainingHistory, metrics: Any) -> dict[str, Any]:
     return {
         "recipe": config.recipe,
-        "stages_completed": history["epochs"][-1]["stage"] + 1,
-        "train_seconds": sum(e["train_seconds"] for e in history["epochs"]),
+        "stages_completed": history.epochs[-1].stage + 1,
+        "train_seconds": sum(e.train_seconds for e in history.epochs),
         **metrics.to_dict(),
     }

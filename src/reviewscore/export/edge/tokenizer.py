@@ -5,7 +5,7 @@ Only what the graph can reproduce is accepted: a WordPiece model behind a BertNo
 and a BertPreTokenizer, one special token before the text and one after (the
 `[CLS] $A [SEP]` template), added tokens that are vocabulary entries matched as typed. The
 normalising itself (lower-casing, accents, punctuation, added tokens typed in a text) is
-done by the graph's tables (edge_normalizer.py), not by the operator, whose own tables
+done by the graph's tables (normalizer.py), not by the operator, whose own tables
 differ from `tokenizers` outside ASCII; the operator gets the vocabulary with each added
 token's entry replaced by its placeholder character.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reviewscore.export.edge_normalizer import (
+from reviewscore.export.edge.normalizer import (
     EdgeTokenizerError,
     NormalizerTables,
     normalizer_tables,

@@ -20,7 +20,7 @@ import numpy as np
 from reviewscore.cpu_features import measured_on
 from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
 from reviewscore.errors import ReviewscoreError
-from reviewscore.export.edge_names import TEXT_INPUT
+from reviewscore.export.edge.names import TEXT_INPUT
 from reviewscore.parity_reference import Reference
 from reviewscore.score.session import exact_int8_wanted, session_options
 
@@ -105,7 +105,7 @@ def check_edge_shapes(model_path: Path, *, labels: int, max_length: int) -> dict
 
 def token_ids_equal(tokenizer_session: Any, scorer: Any, texts: list[str]) -> float:
     """Share of `texts` the in-graph tokenizer turns into exactly the scorer's ids."""
-    from reviewscore.export.edge_names import scoped
+    from reviewscore.export.edge.names import scoped
 
     ids_of = scorer.encode(texts).ids
     names = [scoped("input_ids"), scoped("attention_mask")]

@@ -1,8 +1,8 @@
 """What `reviewscore score --engine ray` does, and its policy: defaults and refusals.
 
-Outside the `cluster` package on purpose: that package imports Ray on load, and the CLI
-checks a job's options before Ray loads, so a wrong option is a usage error even where
-Ray is not installed (the job itself then says which extra is missing).
+Imports no Ray (nor does the package's lazy `__init__`): the CLI checks a job's options
+before Ray loads, so a wrong option is a usage error even where Ray is not installed (the
+job itself then says which extra is missing).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from reviewscore.data import Columns
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.errors import UsageError
+from reviewscore.score.auto_variant import check_allow_batch_dependent
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.output import check_probs_format
 
@@ -30,6 +31,7 @@ _PASSED_THROUGH = (
     "actors",
     "threads",
     "gpus_per_actor",
+    "allow_batch_dependent",
 )
 
 
@@ -40,7 +42,8 @@ class ClusterOptions:
     columns: Columns = field(default_factory=Columns)
     output_format: str = "parquet"
     probs: bool = False
-    variant: str | None = None
+    variant: str | None = None  # "auto": chosen once, on the driver (cluster/job.py)
+    allow_batch_dependent: bool = False  # with variant "auto"
     provider: str = "auto"
     max_length: int | None = None
     batch_tokens: int = DEFAULT_BATCH_TOKENS
@@ -71,6 +74,7 @@ class ClusterOptions:
                 "--verify needs --engine local (Ray actors may run on other machines: run "
                 "`reviewscore verify` on one of them)"
             )
+        check_allow_batch_dependent(values["variant"], values["allow_batch_dependent"])
         given = {name: values[name] for name in _PASSED_THROUGH if values[name] is not None}
         return cls(
             columns=Columns(text=values["text_column"], id=values["id_column"]),

@@ -1,7 +1,7 @@
 """The strings-in (edge) variant: one ONNX file, raw texts in, logits, probabilities and
 label ids out, the tokenizer inside the graph.
 
-The batch is first normalised as the scorer's tokenizer.json does (edge_text_graph.py).
+The batch is first normalised as the scorer's tokenizer.json does (text_graph.py).
 onnxruntime-extensions' BertTokenizer operator takes one text (or a pair) per call, so the
 graph runs it in a Loop over the batch: each text is split into word pieces (truncated to
 max length), padded to max length with the model's pad id, and the stacked batch is cut
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reviewscore.export.edge_names import (
+from reviewscore.export.edge.names import (
     EXTENSIONS_DOMAIN,
     ML_DOMAIN,
     TEXT_INPUT,
@@ -26,8 +26,8 @@ from reviewscore.export.edge_names import (
     scoped,
     value,
 )
-from reviewscore.export.edge_text_graph import NORMAL_TEXTS, normalize_nodes
-from reviewscore.export.edge_tokenizer import WordPieceSettings
+from reviewscore.export.edge.text_graph import NORMAL_TEXTS, normalize_nodes
+from reviewscore.export.edge.tokenizer import WordPieceSettings
 
 OUTPUTS = ("logits", "probabilities", "label_ids")
 

@@ -1,5 +1,5 @@
 """The strings-in graph's normalising part: a batch of raw texts -> the same texts as the
-deploy folder's tokenizer.json leaves them before WordPiece (edge_normalizer.py says what
+deploy folder's tokenizer.json leaves them before WordPiece (normalizer.py says what
 and why), for onnxruntime-extensions' BertTokenizer with its own normalising off.
 
 Two branches, chosen per batch. A batch that holds a non-ASCII character takes the full
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from reviewscore.export.edge_names import EXTENSIONS_DOMAIN, ML_DOMAIN, constant, node, value
-from reviewscore.export.edge_normalizer import NormalizerTables
+from reviewscore.export.edge.names import EXTENSIONS_DOMAIN, ML_DOMAIN, constant, node, value
+from reviewscore.export.edge.normalizer import NormalizerTables
 
 NORMAL_TEXTS = "normal_texts"  # the If node's output: the normalised batch
 

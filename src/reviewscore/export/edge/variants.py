@@ -1,5 +1,5 @@
 """`export --edge`: the strings-in variants, one per fp32/int8 variant built, each the
-variant's own graph behind the in-graph tokenizer (edge_graph.py), for runtimes that register
+variant's own graph behind the in-graph tokenizer (graph.py), for runtimes that register
 onnxruntime-extensions (Python, C/C++, C#, Java, mobile). `reviewscore score` does not load
 them: its variants take token ids.
 
@@ -23,10 +23,10 @@ from reviewscore.deploy_folder import (
     Variant,
 )
 from reviewscore.errors import FolderError
-from reviewscore.export.edge_check import edge_figures, edge_summary, open_edge_session
-from reviewscore.export.edge_graph import OUTPUTS, build_edge_model
-from reviewscore.export.edge_names import EXTENSIONS_DOMAIN
-from reviewscore.export.edge_tokenizer import wordpiece_settings
+from reviewscore.export.edge.check import edge_figures, edge_summary, open_edge_session
+from reviewscore.export.edge.graph import OUTPUTS, build_edge_model
+from reviewscore.export.edge.names import EXTENSIONS_DOMAIN
+from reviewscore.export.edge.tokenizer import wordpiece_settings
 from reviewscore.parity_reference import Reference
 from reviewscore.score.classifier import takes_text
 
@@ -46,7 +46,7 @@ def edge_file(base: str) -> str:
 
 def edge_tokenizer(folder: Path, manifest: Manifest) -> Any:
     """The in-graph tokenizer (an ONNX model) of the folder's tokenizer.json and padding."""
-    from reviewscore.export.edge_graph import tokenizer_model
+    from reviewscore.export.edge.graph import tokenizer_model
 
     padding = manifest.padding
     return tokenizer_model(
@@ -110,7 +110,7 @@ def edge_parity(
     thresholds: Thresholds,
     echo: Callable[[str], None],
 ) -> dict[str, ParityFigures]:
-    """The parity figures of every edge variant against the scorer (edge_check.py)."""
+    """The parity figures of every edge variant against the scorer (check.py)."""
     from reviewscore.score.classifier import DeployedClassifier
 
     tokenizer = open_edge_session(edge_tokenizer(staging, manifest).SerializeToString())
