@@ -50,7 +50,7 @@ class TextError(ReviewscoreError, ValueError):
         self.problem = problem
         super().__init__(f"texts[{index}] {problem}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[TextError], tuple[int, str]]:
         """Rebuilt from its own arguments (Ray pickles errors raised in its tasks)."""
         return type(self), (self.index, self.problem)
 
