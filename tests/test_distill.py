@@ -311,3 +311,15 @@ def test_a_missing_teacher_folder_is_a_usage_error_as_for_verify_and_serve(
     args = (args[0], tmp_path / "nowhere", *args[2:])
     code, _, err = reviewscore(monkeypatch, capsys, *args)
     assert code == 2 and "does not exist" in err, err
+
+
+def test_the_students_model_files_follow_the_umask(student):
+    """transformers writes model.safetensors through a private (0600) temporary file."""
+    import stat
+
+    from reviewscore.files import current_umask
+
+    expected = 0o666 & ~current_umask()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (student / "model").iterdir()}
+    assert "model.safetensors" in modes
+    assert modes == dict.fromkeys(modes, expected)

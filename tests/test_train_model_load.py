@@ -40,3 +40,55 @@ def test_missing_body_weight_is_reported(tmp_path):
     path = save_base(tmp_path, "bert", drop="layer.1.output.dense.weight")
     with pytest.warns(UserWarning, match=r"1 weight\(s\) outside the classification head"):
         load_model(str(path))
+
+
+class _Unreachable(Exception):
+    """Stands in for the HTTP library's connection error (its types vary by version)."""
+
+
+@pytest.mark.parametrize(
+    ("raised", "ending"),
+    [
+        (
+            _Unreachable("[Errno -3] Temporary failure in name resolution\nmore detail"),
+            "and the hub cannot be reached ([Errno -3] Temporary failure in name resolution); "
+            "check the name and the network, or set HF_HUB_OFFLINE=1",
+        ),
+        (None, None),
+    ],
+)
+def test_a_name_the_hub_must_resolve_is_asked_once_without_retries(monkeypatch, raised, ending):
+    """With the hub on, an unknown name is asked of the hub once (no retries, a short
+    timeout) before any work; no request leaves the test: model_info is replaced."""
+    import huggingface_hub
+
+    from reviewscore.errors import ReviewscoreError
+    from reviewscore.train import model_load
+
+    calls = []
+
+    def model_info(self, repo_id, *, timeout=None, **_):
+        calls.append((repo_id, timeout))
+        if raised is not None:
+            raise raised
+
+    monkeypatch.setattr(model_load, "hub_offline", lambda: False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    if raised is None:
+        assert model_load.resolve_model("someone/some-model") == "someone/some-model"
+    else:
+        with pytest.raises(ReviewscoreError) as refused:
+            model_load.resolve_model("someone/some-model")
+        message = str(refused.value)
+        assert message.startswith("model 'someone/some-model': no such local folder, not a ")
+        assert message.endswith(ending) and "\n" not in message
+    assert calls == [("someone/some-model", model_load.HUB_PROBE_S)]
+
+
+def test_an_invalid_hub_id_is_refused_without_asking(monkeypatch):
+    from reviewscore.errors import ReviewscoreError
+    from reviewscore.train import model_load
+
+    monkeypatch.setattr(model_load, "hub_offline", lambda: False)
+    with pytest.raises(ReviewscoreError, match="nor a valid hub model id"):
+        model_load.resolve_model("no such model / with spaces")

@@ -20,6 +20,8 @@ from reviewscore.progress_bars import transformers_bars_on_terminal_only
 
 MINILM = "minilm"
 MPNET = "mpnet"
+# Seconds the hub gets to say whether it has a model (`ask_hub`).
+HUB_PROBE_S = 10.0
 
 
 def resolve_model(spec: str) -> str:
@@ -42,11 +44,15 @@ def resolve_model(spec: str) -> str:
         if not (path / "config.json").is_file():
             raise ReviewscoreError(f"--model {spec}: folder has no config.json (not a saved model)")
         return spec
-    if hub_offline() and not _in_hub_cache(spec):
-        raise ReviewscoreError(
-            f"model {spec!r}: no such local folder, not a packaged model ({MINILM}, {MPNET}), "
-            "not in the hub cache, and the hub is off (HF_HUB_OFFLINE)"
-        )
+    if _in_hub_cache(spec):
+        return spec
+    unknown = (
+        f"model {spec!r}: no such local folder, not a packaged model ({MINILM}, {MPNET}), "
+        "not in the hub cache"
+    )
+    if hub_offline():
+        raise ReviewscoreError(f"{unknown}, and the hub is off (HF_HUB_OFFLINE)")
+    ask_hub(spec, unknown)
     return spec
 
 
@@ -63,6 +69,29 @@ def hub_offline() -> bool:
         "TRUE",
     )
     return bool(constants.HF_HUB_OFFLINE) or transformers_off
+
+
+def ask_hub(spec: str, unknown: str) -> None:
+    """Whether the hub has model `spec`: one request, no retries, HUB_PROBE_S at most, so a
+    wrong name or an unreachable hub fails in one line before any work, rather than after
+    it, in transformers' download with its retries."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(spec, timeout=HUB_PROBE_S)
+    except HFValidationError:
+        raise ReviewscoreError(f"{unknown}, nor a valid hub model id") from None
+    except RepositoryNotFoundError:
+        raise ReviewscoreError(
+            f"{unknown}, nor a model on the hub (or a private one, without its token)"
+        ) from None
+    except Exception as exc:  # DNS, refused, timeout, proxy, TLS: the types vary by version
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ReviewscoreError(
+            f"{unknown}, and the hub cannot be reached ({reason}); check the name and the "
+            "network, or set HF_HUB_OFFLINE=1"
+        ) from None
 
 
 def _in_hub_cache(spec: str) -> bool:
