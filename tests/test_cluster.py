@@ -252,8 +252,8 @@ def test_variant_auto_is_chosen_once_on_the_driver(tmp_path, deploy, classifier)
         def __call__(self, batch):
             out = super().__call__(batch)
             rows = len(out["label"])
-            out["variant"] = np.array([self.classifier.variant_name] * rows, dtype=object)
-            out["auto_in_actor"] = np.array([self.classifier.auto is not None] * rows)
+            out["variant"] = np.array([self.scorer.variant] * rows, dtype=object)
+            out["auto_in_actor"] = np.array([self.scorer.classifier.auto is not None] * rows)
             return out
 
     source = write_toy_tsv(tmp_path / "a.tsv", 30, seed=12)
