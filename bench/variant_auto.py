@@ -15,8 +15,8 @@
    an output file. Medians per variant.
 
 Prints which variant auto picked, whether it was the fastest fixed variant end to end (and
-by how much the fastest beat it if not), and writes the figures as JSON to
-bench/out/variant_auto/. Quote figures with this machine's CPU and the date.
+by how much the fastest beat it if not), and writes both tables through report.py
+(bench/out/variant_auto.json and .md; `--publish`: docs/bench/ and docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import report
 from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.deploy_folder import load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out" / "variant_auto"
 DATA = ROOT.parent / "shared" / "data" / "test.tsv.gz"
 CLI = [sys.executable, "-m", "reviewscore.cli"]
 PICKED = re.compile(r"variant (\S+) \(picked by --variant auto")
@@ -75,6 +74,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    report.add_arguments(parser)
     args = parser.parse_args()
     threads = ["--threads", str(args.threads)] if args.threads else []
 
@@ -93,8 +93,8 @@ def main() -> None:
             check=False,
         )
         print(verify.stderr, end="")
-        report = json.loads(verify.stdout)
-        variants = list(report["phrases_per_second"])
+        verified = json.loads(verify.stdout)
+        variants = list(verified["phrases_per_second"])
 
         score = ["score", str(args.deploy), str(source), "-o", str(output), *threads]
         cold, stderr = run([*score, "--variant", "auto"], auto_cache)
@@ -119,7 +119,7 @@ def main() -> None:
     eligible = [
         v
         for v in variants
-        if report["variants"][v]["passed"] and manifest.variant(v).batch_invariant
+        if verified["variants"][v]["passed"] and manifest.variant(v).batch_invariant
     ]
     fastest = min(eligible or variants, key=medians.get)
     fastest_any = min(variants, key=medians.get)
@@ -144,14 +144,65 @@ def main() -> None:
         )
     print(f"the measuring start took {cold - medians['auto']:+.1f} s over a cached one")
 
-    record: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": local_cpu(),
+    fp32_here = verified["phrases_per_second"].get("fp32")
+    verify_rows = []
+    for name in variants:
+        figures = verified["variants"][name]
+        speed = verified["phrases_per_second"].get(name)
+        verify_rows.append(
+            [
+                name,
+                figures["passed"],
+                f"{figures['agreement']:.2%}" if figures.get("agreement") is not None else "",
+                f"{figures['accuracy_change'] * 100:+.2f}"
+                if figures.get("accuracy_change") is not None
+                else "",
+                manifest.variant(name).batch_invariant,
+                speed,
+                f"{speed / fp32_here:.2f}x" if speed and fp32_here else "",
+            ]
+        )
+    end_to_end = [
+        [
+            name,
+            f"{seconds:.1f}",
+            rows / seconds,
+            f"{medians['fp32'] / seconds:.2f}x" if "fp32" in medians else "",
+        ]
+        for name, seconds in medians.items()
+    ]
+    tables = [
+        report.table(
+            "`verify --all` here: the parity gate and the speed of each variant "
+            "(model runs over the parity rows, the scorer's batching)",
+            [
+                "variant",
+                "passes here",
+                "agreement",
+                "accuracy change (points)",
+                "batch-invariant",
+                "phrases/s here",
+                "x fp32",
+            ],
+            verify_rows,
+            note=f"auto would pick: {verified['auto'].get('variant')} "
+            f"({verified['auto'].get('why', verified['auto'].get('error', ''))})",
+        ),
+        report.table(
+            f"`score` end to end, {rows:,} test phrases, {args.runs} alternating round(s), "
+            "medians (CLI subprocesses, start-up included)",
+            ["variant", "seconds", "phrases/s", "x fp32"],
+            end_to_end,
+            note=f"auto picked {chosen}: {verdict}. The start that measured took "
+            f"{cold - medians['auto']:+.1f} s over a cached start.",
+        ),
+    ]
+    figures: dict[str, Any] = {
         "deploy": str(args.deploy),
         "rows": rows,
         "runs": args.runs,
         "threads": args.threads,
-        "verify": report,
+        "verify": verified,
         "auto_picked": chosen,
         "fastest_auto_may_pick": fastest,
         "fastest_of_all": fastest_any,
@@ -159,10 +210,7 @@ def main() -> None:
         "seconds": times,
         "median_seconds": medians,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {path}")
+    report.write("variant_auto", args, tables, figures)
 
 
 if __name__ == "__main__":

@@ -122,9 +122,7 @@ def verify_folder(
         return opened[name]
 
     figures = {
-        name: checked_variant(
-            partial(open_variant, name), precisions[name], reference, thresholds
-        )
+        name: checked_variant(partial(open_variant, name), precisions[name], reference, thresholds)
         for name in names
     }
     at_export = {name: manifest.parity_of(name) for name in names}
