@@ -6,7 +6,7 @@ DATA ?= ../shared/data/train.tsv.gz
 TEST_DATA ?= ../shared/data/test.tsv.gz
 DEMO_ROWS ?= 12000
 STAMP := $(VENV)/.installed
-# Every install is held to constraints.txt: a fresh clone tests the versions the README quotes.
+# Every install is held to constraints.txt: a fresh clone tests the versions the tests and docs/benchmarks.md used.
 PIP := $(BIN)/pip install -q -c constraints.txt
 
 .PHONY: venv test quick lint demo bench clean constraints

@@ -14,7 +14,8 @@ measures overhead, not scale-out: see docs/ray.md for how to measure a real clus
     .venv/bin/python bench/score_ray.py --deploy deploy/NAME                # 20,000 rows
     .venv/bin/python bench/score_ray.py --deploy deploy/NAME --rows 66292   # the whole file
 
---deploy defaults to ../main/deploy/minilm when it exists (read only), else is required.
+--deploy is required (a deploy folder from `reviewscore export`; only read), as for the
+other bench scripts.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from score_throughput import prefix_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-DEFAULT_DEPLOY = ROOT.parent / "main" / "deploy" / "minilm"
 SUMMARY = re.compile(r"scored ([\d,]+) rows in ([\d.]+) s \(([\d,]+) rows/s\)")
 
 
@@ -56,12 +56,7 @@ def run_scorer(deploy: Path, data: Path, output: Path, variant: str, extra: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--deploy",
-        type=Path,
-        default=DEFAULT_DEPLOY if DEFAULT_DEPLOY.is_dir() else None,
-        required=not DEFAULT_DEPLOY.is_dir(),
-    )
+    parser.add_argument("--deploy", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=DATA / "test.tsv.gz")
     parser.add_argument("--rows", type=int, default=20000, help="Use the first N rows.")
     parser.add_argument("--variant", default="fp32")

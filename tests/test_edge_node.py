@@ -234,7 +234,8 @@ def test_node_asks_for_exact_int8_where_the_python_scorer_does(node_dir, cpuinfo
 
 def test_node_in_exact_int8_mode_still_equals_the_cli(node_dir, exported_int8, tmp_path):
     """onnxruntime-node takes the config entry (its products are checked exact under qemu's
-    emulated AVX2 in the README), and a bad value of the variable is a one-line usage error."""
+    emulated AVX2: docs/verify-and-int8.md#int8-and-the-cpu), and a bad value of the
+    variable is a one-line usage error."""
     rows = keyword_rows(300, seed=5)
     source = write_tsv(tmp_path / "keywords.tsv", [text for _, _, text, _ in rows])
     script = Path("examples", "node", "score.mjs")

@@ -99,8 +99,9 @@ def png_size(path: Path) -> tuple[int, int]:
     [
         # The page's default, the smallest int8 variant: labels only. WebAssembly sums int8
         # products exactly in int32, as AVX-512 VNNI does (probabilities ~1e-7 apart), but
-        # AVX2 kernels saturate in 16 bits and move this model's logits by up to ~1 (README,
-        # Development): its margins (~3.5) keep every label, not every probability.
+        # AVX2 kernels saturate in 16 bits and move this model's logits by up to ~1
+        # (docs/verify-and-int8.md#int8-and-the-cpu): its margins (~3.5) keep every label,
+        # not every probability.
         ("", "int8-dynamic", None),
         # fp32: the same arithmetic on every CPU, so the probabilities too.
         ("&variant=fp32", "fp32", 1e-4),

@@ -82,8 +82,8 @@ def saturating_model(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def test_with_the_mode_on_saturating_products_come_out_exact(monkeypatch, tmp_path):
     """On AVX2 without the mode the first two columns come out clipped (131,068 for 259,080
-    in the first row: checked under qemu's emulated AMD EPYC, README "int8 and the CPU"); on
-    VNNI and AMX they are exact either way."""
+    in the first row: checked under qemu's emulated AMD EPYC, see
+    docs/verify-and-int8.md#int8-and-the-cpu); on VNNI and AMX they are exact either way."""
     activations, exact = saturating_model(tmp_path / "model.onnx")
     monkeypatch.setenv(EXACT_INT8_ENV, "1")
     session = open_session(tmp_path / "model.onnx", provider="cpu", threads=1)

@@ -54,8 +54,8 @@ def refuse_text_variant(manifest: Manifest, name: str | None) -> None:
         usable = [v for v, entry in manifest.variants.items() if not takes_text(entry)]
         raise FolderError(
             f"{manifest.folder}: variant {name!r} takes raw texts (the tokenizer is in its "
-            "graph, for runtimes that register onnxruntime-extensions; see the README's edge "
-            f"runtimes); reviewscore scores with a token-id variant: {', '.join(usable)}"
+            "graph, for runtimes that register onnxruntime-extensions; see docs/edge.md); "
+            f"reviewscore scores with a token-id variant: {', '.join(usable)}"
         )
 
 
