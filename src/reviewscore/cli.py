@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reviewscore import __version__
+from reviewscore.cli_options import ChoiceWithOldNames
 from reviewscore.cluster.options import ClusterOptions
 from reviewscore.data.columns import Columns
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
@@ -22,7 +23,7 @@ from reviewscore.distill.options import (
     KEEP_CHOICES,
 )
 from reviewscore.errors import ReviewscoreError, UsageError
-from reviewscore.export.deploy import QUANTIZE_CHOICES, ExportOptions
+from reviewscore.export.deploy import OLD_QUANTIZE_NAMES, QUANTIZE_CHOICES, ExportOptions
 from reviewscore.help_sections import SectionedCommand
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.session import DEFAULT_PROVIDER, PROVIDER_CHOICES
@@ -311,10 +312,10 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 )
 @click.option(
     "--quantize",
-    type=click.Choice(list(QUANTIZE_CHOICES)),
+    type=ChoiceWithOldNames(QUANTIZE_CHOICES, OLD_QUANTIZE_NAMES),
     multiple=True,
-    help="Add an int8 variant (repeatable). static-int8: QDQ, activation scales calibrated "
-    "at export, batch-invariant. dynamic-int8: scales computed per batch, so NOT "
+    help="Add an int8 variant (repeatable). int8-static: QDQ, activation scales calibrated "
+    "at export, batch-invariant. int8-dynamic: scales computed per batch, so NOT "
     "batch-invariant (a phrase's label can change with its batch).",
 )
 @click.option("--fp16", is_flag=True, help="Add an fp16 variant (for the CUDA provider).")

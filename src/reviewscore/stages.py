@@ -27,7 +27,7 @@ from reviewscore.distill.options import (
     DistillOptions,
 )
 from reviewscore.errors import ReviewscoreError, UsageError
-from reviewscore.export.deploy import QUANTIZE_CHOICES, ExportOptions
+from reviewscore.export.deploy import ExportOptions, quantized_variants
 from reviewscore.run_folder import RunFolder
 from reviewscore.train.config import DEFAULT_DEVICE, TrainOptions
 
@@ -165,7 +165,7 @@ def export(
     `reviewscore export RUN_DIR --out OUT`; returns the manifest written (variants, files
     and their hashes, parity figures).
 
-    `quantize`: "static-int8" and/or "dynamic-int8" variants beside fp32 (dynamic int8 is
+    `quantize`: "int8-static" and/or "int8-dynamic" variants beside fp32 (dynamic int8 is
     not batch-invariant); `fp16` adds an fp16 variant, `edge` the strings-in variants. The
     parity gate (`check`) compares each variant with PyTorch on `parity_rows` rows of
     `parity_data` (default: the run's valid.csv) against the thresholds `max_logit_diff`,
@@ -173,19 +173,13 @@ def export(
     folder, figures in its manifest, then raises ParityError with the figures (exit 3 on
     the command line). The other options are the command's.
 
-    >>> manifest = reviewscore.export("runs/minilm", "deploy/minilm", quantize="static-int8")
+    >>> manifest = reviewscore.export("runs/minilm", "deploy/minilm", quantize="int8-static")
     >>> manifest.parity["int8-static"].agreement
     """
     from reviewscore.export.deploy import export_run
 
     chosen = [quantize] if isinstance(quantize, str) else list(quantize)
-    unknown = [name for name in chosen if name not in QUANTIZE_CHOICES]
-    if unknown:
-        raise UsageError(
-            f"unknown quantize {unknown[0]!r}; choose from {', '.join(QUANTIZE_CHOICES)}"
-        )
-    added = [QUANTIZE_CHOICES[name] for name in chosen]
-    variants = ["fp32", *filter(None, added)] + ["fp16"] * fp16
+    variants = ["fp32", *quantized_variants(chosen, echo)] + ["fp16"] * fp16
     options = ExportOptions(
         opset=opset,
         optimize=optimize,
