@@ -29,17 +29,25 @@ from reviewscore.distill.options import (
 from reviewscore.errors import ReviewscoreError, UsageError
 from reviewscore.export.deploy import ExportOptions, quantized_variants
 from reviewscore.run_folder import RunFolder
-from reviewscore.train.config import DEFAULT_DEVICE, TrainOptions
+from reviewscore.train.config import DEFAULT_DEVICE, LrFindOptions, TrainOptions, parse_unfreeze
 
 StrPath = Union[str, "PathLike[str]"]
 Echo = Callable[[str], None]
 _EXPORT = ExportOptions()
 _LIMITS = Thresholds()
+_SWEEP = LrFindOptions()
 
 
 def to_stderr(line: str) -> None:
     """The functions' default progress output: one line each on standard error."""
     print(line, file=sys.stderr)
+
+
+def _data_path(data: StrPath) -> str:
+    """The data file as run.json keeps it: absolute when it is a file, so that resume and
+    a distilled student find it from any directory (a glob or URL stays as given)."""
+    path = fspath(data)
+    return str(Path(path).resolve()) if Path(path).is_file() else path
 
 
 def train(
@@ -79,10 +87,7 @@ def train(
         return run_training(None, Path(out), resume=True, device=device, echo=echo)
     if not data:
         raise UsageError("--data is required (unless --resume)")
-    path = fspath(data)
-    if Path(path).is_file():  # run.json keeps a path that resume can find
-        path = str(Path(path).resolve())
-    config = chosen.config(path)
+    config = chosen.config(_data_path(data))
     return run_training(config, Path(out), overwrite=overwrite, device=device, echo=echo)
 
 
@@ -122,10 +127,7 @@ def distill(
             f"distill() got unexpected option(s) {', '.join(unknown)}; it takes "
             f"{', '.join(TRAIN_OPTIONS)} besides its own"
         )
-    path = fspath(data)
-    if Path(path).is_file():
-        path = str(Path(path).resolve())
-    config = TrainOptions(recipe="plain", **kwargs).config(path)
+    config = TrainOptions(recipe="plain", **kwargs).config(_data_path(data))
     options = DistillOptions(
         teacher=Path(teacher),
         layers=layers,
@@ -194,3 +196,33 @@ def export(
         thresholds=Thresholds(max_logit_diff, min_agreement, max_accuracy_drop, max_labels_moved),
     )
     return export_run(Path(run_dir), Path(out), options, echo=echo)
+
+
+def lr_find(
+    data: StrPath | None,
+    out: StrPath,
+    sweep: LrFindOptions = _SWEEP,
+    *,
+    device: str = DEFAULT_DEVICE,
+    echo: Echo = to_stderr,
+    **kwargs: Any,
+) -> None:
+    """The learning-rate range test of `reviewscore lr-find`: sweeps `sweep`'s rates on
+    `data` with the training options in `kwargs` (train's names and defaults), writes
+    lr_find.png and lr_find.json to `out` and echoes the suggested rate."""
+    from reviewscore.train.lr_finder import run_lr_find
+
+    if not data:
+        raise UsageError("--data is required")
+    (stage,) = parse_unfreeze(sweep.unfreeze)
+    config = TrainOptions(**kwargs).config(fspath(data))
+    run_lr_find(
+        config,
+        Path(out),
+        unfreeze=stage,
+        start_lr=sweep.start_lr,
+        end_lr=sweep.end_lr,
+        num_iter=sweep.num_iter,
+        device=device,
+        echo=echo,
+    )

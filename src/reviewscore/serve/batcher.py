@@ -31,6 +31,7 @@ from reviewscore.padding import Ragged
 from reviewscore.score.batching import MAX_BATCH_ROWS
 from reviewscore.score.classifier import DeployedClassifier, Encoded
 from reviewscore.serve.metrics import ServeMetrics
+from reviewscore.serve.options import BatchSettings
 from reviewscore.serve.readiness import Readiness
 
 log = logging.getLogger("reviewscore.serve")
@@ -43,16 +44,6 @@ class QueueFull(Exception):
 class ModelRefused(Exception):
     """Score requests are refused: the model failed its parity re-check (or cannot run);
     the message says why."""
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    # Tokens (before padding) of one micro-batch; each session run stays within it padded.
-    max_batch_tokens: int = 4096
-    max_wait_s: float = 0.005
-    max_queue_rows: int = 2048
-    # False: one session run per request (the baseline that bench/serve_load.py measures).
-    batching: bool = True
 
 
 @dataclass
