@@ -10,9 +10,9 @@ import pytest
 
 from cli_runner import reviewscore as run_reviewscore
 from reviewscore.deploy_folder import Thresholds
+from reviewscore.errors import ParityError
 from reviewscore.export import deploy as deploy_module
 from reviewscore.export.deploy import ExportOptions, export_run
-from reviewscore.parity_figures import ParityError
 from source_checks import perturb_largest_weight
 from tiny_models import make_run
 

@@ -44,8 +44,8 @@ from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
-from reviewscore.parity_figures import failures_message
-from reviewscore.parity_reference import REFERENCE_FILE, read_reference
+from reviewscore.parity.judge import failures_message
+from reviewscore.parity.reference import REFERENCE_FILE, read_reference
 from reviewscore.run_model import load_run_model
 from reviewscore.score.classifier import takes_text
 

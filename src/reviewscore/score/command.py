@@ -17,7 +17,7 @@ from reviewscore.errors import UsageError
 from reviewscore.score.writers import FORMATS
 
 if TYPE_CHECKING:
-    from reviewscore.score.verify import Verification
+    from reviewscore.parity.verify import Verification
 
 ENGINES = ("local", "ray")  # this process, or a pool of Ray actors writing a folder
 DEFAULT_ENGINE = "local"
@@ -148,9 +148,9 @@ def _verify_all(
     """`verify --all`: every scorer variant checked and timed, one table (to stderr with
     --json), the pick of `auto`; the measurement is cached for `--variant auto`."""
     from reviewscore.deploy_folder import load_manifest
+    from reviewscore.parity.verify import verify_folder
     from reviewscore.score.auto_variant import record_measurement, scorer_variants
     from reviewscore.score.session import default_threads
-    from reviewscore.score.verify import verify_folder
     from reviewscore.score.verify_table import pick, table_json, table_lines
 
     manifest = load_manifest(deploy_dir, verify=False)
