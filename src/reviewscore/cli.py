@@ -1,5 +1,5 @@
 """The `reviewscore` command line: declares each command's options and hands them to the
-stage that owns them (stages.py, score/command.py, serve/server.py), nothing more. Every
+stage that owns them (stages.py, score_commands.py, serve/server.py), nothing more. Every
 default comes from that stage's options object; options several commands take are
 declared once, in cli_options.py."""
 
@@ -43,8 +43,8 @@ from reviewscore.export.deploy import (
     ExportOptions,
 )
 from reviewscore.help_sections import SectionedCommand
-from reviewscore.score.command import DEFAULT_ENGINE, ENGINES, FORMAT_CHOICES
 from reviewscore.score.pipeline import BAD_LINE_CHOICES, ScoreOptions
+from reviewscore.score_commands import DEFAULT_ENGINE, ENGINES, FORMAT_CHOICES
 from reviewscore.serve.limits import ConnectionSettings
 from reviewscore.serve.options import BatchSettings, ServeOptions
 from reviewscore.train.config import RECIPE_DEFAULTS, LrFindOptions, TrainConfig
@@ -488,7 +488,7 @@ def score_command(**values: Any) -> None:
     With --engine ray, INPUTS may also be folders and Parquet files, and -o is a folder of
     shards with _SUCCESS, summary.json and bad_rows.tsv (see docs/ray.md).
     """
-    from reviewscore.score.command import score
+    from reviewscore.score_commands import score
 
     with _usage_errors():
         score(values, click.echo)
@@ -537,7 +537,7 @@ def verify_command(deploy_dir: Path, variants: tuple[str, ...], **options: Any) 
     Exit 0 when every variant passes, 3 when one fails, 1 for a folder without a stored
     reference (re-export it).
     """
-    from reviewscore.score.command import verify
+    from reviewscore.score_commands import verify
 
     with _usage_errors():
         verify(deploy_dir, variants, click.echo, **options)

@@ -3,7 +3,8 @@ the engine, verify, open, score and describe in that order, and print each resul
 the user expects it (lines for people on stderr, the data asked for on stdout).
 
 The command line only declares the options and hands them here as parsed; each engine's
-options object (ScoreOptions, ClusterOptions) holds its defaults and what it refuses.
+options object (ScoreOptions, ClusterOptions) holds its defaults and what it refuses. Sits
+above score/, cluster/, parity/ and the Python API (scorer.py), which it sequences.
 """
 
 from __future__ import annotations
