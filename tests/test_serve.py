@@ -534,12 +534,12 @@ def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off():
 def test_runs_are_cut_where_padding_costs_more_than_a_run():
     import numpy as np
 
-    from reviewscore.serve.batcher import plan_runs
+    from reviewscore.score.batching import plan_batches
 
     lengths = np.array([40, 3, 3, 4, 3, 41, 4, 12])
 
     def shape(overhead: float, budget: int = 4096) -> list[list[int]]:
-        runs = plan_runs(lengths, budget, overhead)
+        runs = list(plan_batches(lengths, budget, run_overhead_tokens=overhead))
         assert sorted(np.concatenate(runs).tolist()) == list(range(len(lengths)))
         return [lengths[run].tolist() for run in runs]
 
