@@ -45,8 +45,7 @@ from reviewscore.export.deploy import (
 from reviewscore.help_sections import SectionedCommand
 from reviewscore.score.pipeline import BAD_LINE_CHOICES, ScoreOptions
 from reviewscore.score_commands import DEFAULT_ENGINE, ENGINES, FORMAT_CHOICES
-from reviewscore.serve.limits import ConnectionSettings
-from reviewscore.serve.options import BatchSettings, ServeOptions
+from reviewscore.serve.options import ServeOptions
 from reviewscore.train.config import RECIPE_DEFAULTS, LrFindOptions, TrainConfig
 
 # Each stage's defaults, as its options object holds them.
@@ -654,27 +653,7 @@ def verify_command(deploy_dir: Path, variants: tuple[str, ...], **options: Any) 
     help="Score even when the model fails its parity re-check on this CPU (logged as an "
     "ERROR, shown by /readyz). Without it, such a server answers /v1/score with 503.",
 )
-def serve_command(
-    deploy_dir: Path,
-    host: str,
-    port: int,
-    variant: str | None,
-    allow_batch_dependent: bool,
-    threads: int | None,
-    max_batch_tokens: int,
-    max_wait_ms: float,
-    max_queue_rows: int,
-    max_request_texts: int,
-    max_text_chars: int,
-    max_body_bytes: int,
-    api_key_file: Path | None,
-    batching: bool,
-    timeout_header: float,
-    timeout_body: float,
-    timeout_keep_alive: float,
-    max_connections: int,
-    serve_unverified: bool,
-) -> None:
+def serve_command(deploy_dir: Path, **flags: Any) -> None:
     """Serve DEPLOY_DIR over HTTP: POST /v1/score, GET /v1/model, /healthz, /readyz, /metrics.
 
     Requests wait in a bounded queue; one worker scores what has arrived as one micro-batch
@@ -685,24 +664,7 @@ def serve_command(
     """
     from reviewscore.serve.server import serve
 
-    batch = BatchSettings(max_batch_tokens, max_wait_ms / 1000, max_queue_rows, batching)
-    options = ServeOptions(
-        host,
-        port,
-        variant,
-        threads,
-        batch,
-        max_body_bytes,
-        max_request_texts,
-        max_text_chars,
-        api_key_file,
-        allow_batch_dependent=allow_batch_dependent,
-        serve_unverified=serve_unverified,
-        connections=ConnectionSettings(
-            timeout_header, timeout_body, timeout_keep_alive, max_connections
-        ),
-    )
-    serve(deploy_dir, options)
+    serve(deploy_dir, ServeOptions.from_command(**flags))
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from reviewscore.serve.limits import ConnectionSettings
 
@@ -38,3 +39,27 @@ class ServeOptions:
     serve_unverified: bool = False
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
     allow_batch_dependent: bool = False  # with variant "auto" (score/auto_variant.py)
+
+    @classmethod
+    def from_command(
+        cls,
+        *,
+        max_batch_tokens: int,
+        max_wait_ms: float,
+        max_queue_rows: int,
+        batching: bool,
+        timeout_header: float,
+        timeout_body: float,
+        timeout_keep_alive: float,
+        max_connections: int,
+        **options: Any,
+    ) -> ServeOptions:
+        """The `serve` command's flags as options: the micro-batcher's and the connections'
+        grouped, the wait in seconds; the rest are the options' own names."""
+        return cls(
+            batch=BatchSettings(max_batch_tokens, max_wait_ms / 1000, max_queue_rows, batching),
+            connections=ConnectionSettings(
+                timeout_header, timeout_body, timeout_keep_alive, max_connections
+            ),
+            **options,
+        )
