@@ -33,7 +33,7 @@ from reviewscore.cli_options import (
     variant,
     with_options,
 )
-from reviewscore.cluster.options import OUTPUT_FORMATS, ClusterOptions
+from reviewscore.cluster.options import ACTOR_THREADS, OUTPUT_FORMATS, ClusterOptions
 from reviewscore.distill.options import KEEP_CHOICES, DistillOptions
 from reviewscore.errors import ReviewscoreError, UsageError
 from reviewscore.export.deploy import (
@@ -85,7 +85,26 @@ def cli() -> None:
 # --- train commands ---
 
 
-@cli.command("train")
+_ULMFIT = RECIPE_DEFAULTS["ulmfit"]
+# train's --help, its figures the recipes' defaults (train/config.py)
+TRAIN_HELP = "\n".join(
+    [
+        "Fine-tune a classifier on labelled phrases into the run folder --out.",
+        "",
+        "\b",
+        f"--recipe plain:  all layers, one rate, {TrainConfig.warmup:.0%} linear warm-up then "
+        "linear decay (default:",
+        "                 more accurate at the same number of examples, bench/train_compare.py)",
+        f"--recipe ulmfit: gradual unfreezing (--unfreeze {','.join(_ULMFIT['unfreeze'])}), "
+        "discriminative rates",
+        f"                 (--lr-decay {_ULMFIT['lr_decay']}), one cycle per stage (fastai "
+        "defaults); about half",
+        "                 the training time per example seen",
+    ]
+)
+
+
+@cli.command("train", help=TRAIN_HELP)
 @data_options
 @click.option(
     "--out",
@@ -104,15 +123,7 @@ def cli() -> None:
     "--model, nor the working directory, home or /.",
 )
 def train_command(out: Path, device: str, resume: bool, overwrite: bool, **options: Any) -> None:
-    """Fine-tune a classifier on labelled phrases into the run folder --out.
-
-    \b
-    --recipe plain:  all layers, one rate, 6% linear warm-up then linear decay (default:
-                     more accurate at the same number of examples, bench/train_compare.py)
-    --recipe ulmfit: gradual unfreezing (--unfreeze 1,2,3,all), discriminative rates
-                     (--lr-decay 2.6), one cycle per stage (fastai defaults); about half
-                     the training time per example seen
-    """
+    """`reviewscore train` (its --help is TRAIN_HELP)."""
     from reviewscore.stages import train
 
     with _usage_errors():
@@ -403,7 +414,7 @@ def export_command(run_dir: Path, out_dir: Path, **options: Any) -> None:
 )
 @ALLOW_BATCH_DEPENDENT
 @provider("auto: CUDA when onnxruntime offers it, else CPU; cuda: fail if unusable.")
-@threads("; with --engine ray: per actor, default 1")
+@threads(f"; with --engine ray: per actor, default {ACTOR_THREADS}")
 @click.option(
     "--batch-tokens",
     type=click.IntRange(min=1),

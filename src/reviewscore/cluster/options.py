@@ -20,6 +20,7 @@ from reviewscore.score.output import check_probs_format
 
 OUTPUT_FORMATS = ("parquet", "tsv")
 DEFAULT_SHARD_ROWS = 65536
+ACTOR_THREADS = 1  # onnxruntime threads per actor unless --threads: actors fill the CPUs
 # `score` options a Ray job takes as they are (None: the job's own default).
 _PASSED_THROUGH = (
     "probs",
