@@ -92,7 +92,7 @@ def export(run_dir: Path, name: str, args: argparse.Namespace) -> Path:
     if not (args.reuse and is_deploy_folder(deploy)):
         # int8 figures, not a gate: a student's int8 may lose more than the gate allows, and
         # that loss is what the bench measures
-        run([*CLI, "export", run_dir, "--out", deploy, "--quantize", "dynamic-int8",
+        run([*CLI, "export", run_dir, "--out", deploy, "--quantize", "int8-dynamic",
              "--min-agreement", "0", "--max-accuracy-drop", "1", "--parity-rows", 200])  # fmt: skip
     return deploy
 

@@ -37,7 +37,7 @@ from reviewscore.export.quantize import (
     quantize_static_int8,
 )
 from reviewscore.metrics import classification_metrics
-from reviewscore.parity_figures import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
+from reviewscore.parity.figures import LARGE_BATCH_TOKENS, SMALL_BATCH_TOKENS
 from reviewscore.run_folder import RunFolder, RunInfo, is_run_folder
 from reviewscore.run_model import load_run_model
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS, plan_batches

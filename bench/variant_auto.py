@@ -2,7 +2,7 @@
 
     D=$(mktemp -d)/deploy
     .venv/bin/reviewscore export ../shared/models/minilm-gpu-run --out $D \\
-        --quantize dynamic-int8 --quantize static-int8
+        --quantize int8-dynamic --quantize int8-static
     .venv/bin/python bench/variant_auto.py --deploy $D                 # 20,000 rows, 3 runs
     .venv/bin/python bench/variant_auto.py --deploy $D --rows 300 --runs 1   # a smoke run
 

@@ -36,7 +36,7 @@ def deploy(tmp_path_factory):
     root = tmp_path_factory.mktemp("edge")
     make_run(root / "run", "bert", max_length=MAX_LENGTH, trained=True)
     args = ["export", root / "run", "--out", root / "deploy", "--edge"]
-    args += ["--quantize", "dynamic-int8", "--quantize", "static-int8"]
+    args += ["--quantize", "int8-dynamic", "--quantize", "int8-static"]
     cli.main(args=[str(arg) for arg in args], standalone_mode=False)
     return root / "deploy"
 

@@ -8,10 +8,11 @@ import sys
 
 import pytest
 
+from cli_runner import reviewscore as run_reviewscore
 from reviewscore.deploy_folder import Thresholds
+from reviewscore.errors import ParityError
 from reviewscore.export import deploy as deploy_module
 from reviewscore.export.deploy import ExportOptions, export_run
-from reviewscore.parity_figures import ParityError
 from source_checks import perturb_largest_weight
 from tiny_models import make_run
 
@@ -77,10 +78,22 @@ def test_cli_help_says_dynamic_int8_is_not_batch_invariant():
     from reviewscore.cli import export_command
 
     quantize = next(p for p in export_command.params if p.name == "quantize")
-    assert "dynamic-int8: scales computed per batch, so NOT batch-invariant" in quantize.help
+    assert "int8-dynamic: scales computed per batch, so NOT batch-invariant" in quantize.help
     assert "int8-dynamic  model.int8-dynamic.onnx  per-batch scales: NOT batch-invariant" in (
         export_command.help
     )
+
+
+def test_quantize_is_spelled_as_the_variant_it_adds_and_the_old_spelling_is_hidden(
+    tmp_path, monkeypatch, capsys
+):
+    code, out, _ = run_reviewscore(monkeypatch, capsys, "export", "--help")
+    assert code == 0 and "--quantize [none|int8-static|int8-dynamic]" in out
+    assert "static-int8" not in out and "dynamic-int8" not in out
+    code, _, err = run_reviewscore(
+        monkeypatch, capsys, "export", tmp_path, "--out", tmp_path / "d", "--quantize", "int4"
+    )
+    assert code == 2 and "'none', 'int8-static', 'int8-dynamic'" in err and "-int8" not in err
 
 
 def test_a_crashed_export_leaves_no_folder(tmp_path, monkeypatch):

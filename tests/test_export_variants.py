@@ -143,7 +143,7 @@ def test_deploy_folder_scores_without_torch_or_transformers(deploy, tmp_path):
 
 
 def test_fp16_the_cpu_cannot_run_is_recorded_as_not_checked(tmp_path, monkeypatch):
-    from reviewscore import parity_figures
+    from reviewscore.parity import figures as parity_figures
 
     original = parity_figures.variant_figures
 
@@ -164,7 +164,7 @@ def test_fp16_the_cpu_cannot_run_is_recorded_as_not_checked(tmp_path, monkeypatc
 
 
 def test_any_other_fp16_failure_stops_the_export(tmp_path, monkeypatch):
-    from reviewscore import parity_figures
+    from reviewscore.parity import figures as parity_figures
 
     original = parity_figures.variant_figures
 

@@ -73,14 +73,18 @@ def test_train_gives_the_folder_the_command_gives(tiny, trained, monkeypatch, ca
 
 def test_export_gives_the_folder_the_command_gives(trained, monkeypatch, capsys):
     root, run = trained
+    lines: list[str] = []
     manifest = reviewscore.export(
-        run.path, root / "deploy-api", quantize="static-int8", echo=lambda _: None
+        run.path, root / "deploy-api", quantize="int8-static", echo=lines.append
     )
+    assert not [line for line in lines if "deprecated" in line]
     assert isinstance(manifest, Manifest) and manifest.path == root / "deploy-api" / MANIFEST
     assert set(manifest.variants) == {"fp32", "int8-static"} and manifest.parity_passed
+    # the old spelling of the variant's name still works, with a one-line note
     args = ["export", run.path, "--out", root / "deploy-cli", "--quantize", "static-int8"]
     code, _, err = run_reviewscore(monkeypatch, capsys, *args)
     assert code == 0, err
+    assert "note: quantize 'static-int8' is deprecated; use 'int8-static'" in err
     for path in sorted((root / "deploy-api").iterdir()):
         assert path.read_bytes() == (root / "deploy-cli" / path.name).read_bytes(), path.name
 

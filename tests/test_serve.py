@@ -534,12 +534,12 @@ def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off():
 def test_runs_are_cut_where_padding_costs_more_than_a_run():
     import numpy as np
 
-    from reviewscore.serve.batcher import plan_runs
+    from reviewscore.score.batching import plan_batches
 
     lengths = np.array([40, 3, 3, 4, 3, 41, 4, 12])
 
     def shape(overhead: float, budget: int = 4096) -> list[list[int]]:
-        runs = plan_runs(lengths, budget, overhead)
+        runs = list(plan_batches(lengths, budget, run_overhead_tokens=overhead))
         assert sorted(np.concatenate(runs).tolist()) == list(range(len(lengths)))
         return [lengths[run].tolist() for run in runs]
 
@@ -550,3 +550,19 @@ def test_runs_are_cut_where_padding_costs_more_than_a_run():
     assert shape(8) == [[3, 3, 3, 4, 4], [12], [40, 41]]
     # the padded budget still holds: 3 rows x 4 tokens > 11
     assert shape(10_000, budget=11) == [[3, 3, 3], [4, 4], [12], [40], [41]]
+
+
+def test_the_serve_flags_fill_the_servers_options_with_their_defaults(tmp_path):
+    """`serve` declares its flags; the defaults and the grouping are ServeOptions'."""
+    from reviewscore.cli import serve_command
+    from reviewscore.serve.options import BatchSettings, ServeOptions
+
+    def options(*args: str) -> ServeOptions:
+        flags = serve_command.make_context("serve", [str(tmp_path), *args]).params
+        del flags["deploy_dir"]
+        return ServeOptions.from_command(**flags)
+
+    assert options() == ServeOptions()
+    given = options("--max-wait-ms", "20", "--no-batching", "--timeout-body", "7", "--port", "9")
+    assert given.batch == BatchSettings(max_wait_s=0.02, batching=False)
+    assert given.connections.body_timeout_s == 7 and given.port == 9

@@ -21,10 +21,10 @@ import pytest
 from reviewscore.cpu_features import ISA_FEATURES, local_cpu, parse_cpuinfo
 from reviewscore.deploy_folder import MANIFEST, Manifest, load_manifest, write_manifest
 from reviewscore.errors import FolderError
-from reviewscore.parity_reference import REFERENCE_FILE, read_reference
+from reviewscore.parity.reference import REFERENCE_FILE, read_reference
+from reviewscore.parity.verify import verify_folder
 from reviewscore.score.session import EXACT_INT8_ENV
 from reviewscore.score.summary import ScoreSummary, describe
-from reviewscore.score.verify import verify_folder
 from source_checks import perturb_largest_weight
 from tiny_models import make_run, write_toy_tsv
 

@@ -41,7 +41,7 @@ _LAZY = {
     "verify": "reviewscore.scorer",
     "Manifest": "reviewscore.deploy_folder",
     "ParityFigures": "reviewscore.deploy_folder",
-    "Verification": "reviewscore.score.verify",
+    "Verification": "reviewscore.parity.verify",
     "ScoreSummary": "reviewscore.score.summary",
     "ProviderError": "reviewscore.score.session",
     "RunFolder": "reviewscore.run_folder",
@@ -67,11 +67,11 @@ __all__ = [
 if TYPE_CHECKING:
     from reviewscore.deploy_folder import Manifest as Manifest
     from reviewscore.deploy_folder import ParityFigures as ParityFigures
+    from reviewscore.parity.verify import Verification as Verification
     from reviewscore.run_folder import RunFolder as RunFolder
     from reviewscore.run_folder import RunInfo as RunInfo
     from reviewscore.score.session import ProviderError as ProviderError
     from reviewscore.score.summary import ScoreSummary as ScoreSummary
-    from reviewscore.score.verify import Verification as Verification
     from reviewscore.scorer import Scorer as Scorer
     from reviewscore.scorer import load as load
     from reviewscore.scorer import verify as verify

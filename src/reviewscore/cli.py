@@ -1,4 +1,7 @@
-"""The `reviewscore` command line: parses options and calls the stages, nothing more."""
+"""The `reviewscore` command line: declares each command's options and hands them to the
+stage that owns them (stages.py, score_commands.py, serve/server.py), nothing more. Every
+default comes from that stage's options object; options several commands take are
+declared once, in cli_options.py."""
 
 from __future__ import annotations
 
@@ -7,32 +10,51 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from reviewscore import __version__
-from reviewscore.cluster.options import ClusterOptions
-from reviewscore.data.columns import Columns
-from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
-from reviewscore.distill.options import (
-    DEFAULT_ALPHA,
-    DEFAULT_KEEP,
-    DEFAULT_TEMPERATURE,
-    KEEP_CHOICES,
+from reviewscore.cli_options import (
+    ALLOW_BATCH_DEPENDENT,
+    DATA_HELP,
+    DEPLOY_DIR,
+    DEVICE,
+    EPOCHS_HELP,
+    FIT_OPTIONS,
+    RUN_DIR,
+    SPLIT_OPTIONS,
+    ChoiceWithOldNames,
+    data_options,
+    provider,
+    rate,
+    threads,
+    train_schedule_options,
+    variant,
+    with_options,
 )
+from reviewscore.cluster.options import ACTOR_THREADS, OUTPUT_FORMATS, ClusterOptions
+from reviewscore.distill.options import KEEP_CHOICES, DistillOptions
 from reviewscore.errors import ReviewscoreError, UsageError
-from reviewscore.export.deploy import QUANTIZE_CHOICES, ExportOptions
+from reviewscore.export.deploy import (
+    OLD_QUANTIZE_NAMES,
+    QUANTIZE_CHOICES,
+    VARIANT_FILES,
+    ExportOptions,
+)
 from reviewscore.help_sections import SectionedCommand
-from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
-from reviewscore.score.session import DEFAULT_PROVIDER, PROVIDER_CHOICES
-from reviewscore.train.config import DEFAULT_DEVICE, DEVICES
+from reviewscore.score.pipeline import BAD_LINE_CHOICES, ScoreOptions
+from reviewscore.score_commands import DEFAULT_ENGINE, ENGINES, FORMAT_CHOICES
+from reviewscore.serve.options import ServeOptions
+from reviewscore.train.config import RECIPE_DEFAULTS, LrFindOptions, TrainConfig
 
-if TYPE_CHECKING:
-    from reviewscore.score.verify import Verification
-
-_COLUMNS = Columns()  # the columns of the Kaggle files: every command's defaults
-_EXPORT = ExportOptions()  # export's defaults
+# Each stage's defaults, as its options object holds them.
+_EXPORT = ExportOptions()
+_DISTILL = DistillOptions(teacher=Path())
+_SWEEP = LrFindOptions()
+_LOCAL = ScoreOptions()
+_RAY = ClusterOptions()
+_SERVE = ServeOptions()
 
 
 @contextlib.contextmanager
@@ -62,90 +84,36 @@ def cli() -> None:
 
 # --- train commands ---
 
-# Options default to None = "not given": the recipe fills them (TrainOptions, in
-# train/config.py), and --resume refuses them (a resumed run keeps its run.json config).
 
-
-def _with(*options):
-    """Apply click options in the order given (that is their order in --help)."""
-
-    def decorate(command):
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-_DEVICE = click.option(
-    "--device",
-    type=click.Choice(DEVICES),
-    default=DEFAULT_DEVICE,
-    show_default=True,
-    help="auto: a CUDA GPU when torch sees one, else the CPU.",
-)
-# The split and batches of `train`, `lr-find` and `distill`.
-_SPLIT_OPTIONS = (
-    click.option("--batch-size", type=int, help="Training batch size (32)."),
-    click.option("--valid-fraction", type=float, help="Share of sentences held out (0.1)."),
-    click.option("--limit-rows", type=int, help="Train on a seeded subset of whole sentences."),
-    click.option("--seed", type=int, help="Seed of split, subset, head and batches (42)."),
-)
-# What `train` and `distill` both do beyond the split: validate, freeze, run on a device.
-_FIT_OPTIONS = (
-    click.option("--limit-valid-rows", type=int, help="Validate on a subset of whole sentences."),
-    click.option(
-        "--freeze-embeddings/--train-embeddings",
-        default=None,
-        help="Keep the word-embedding matrix fixed (faster on CPU). Default: train it.",
-    ),
-    _DEVICE,
+_ULMFIT = RECIPE_DEFAULTS["ulmfit"]
+# train's --help, its figures the recipes' defaults (train/config.py)
+TRAIN_HELP = "\n".join(
+    [
+        "Fine-tune a classifier on labelled phrases into the run folder --out.",
+        "",
+        "\b",
+        f"--recipe plain:  all layers, one rate, {TrainConfig.warmup:.0%} linear warm-up then "
+        "linear decay (default:",
+        "                 more accurate at the same number of examples, bench/train_compare.py)",
+        f"--recipe ulmfit: gradual unfreezing (--unfreeze {','.join(_ULMFIT['unfreeze'])}), "
+        "discriminative rates",
+        f"                 (--lr-decay {_ULMFIT['lr_decay']}), one cycle per stage (fastai "
+        "defaults); about half",
+        "                 the training time per example seen",
+    ]
 )
 
 
-def _data_options(command):
-    """Data, model and column options shared by `train` and `lr-find`."""
-    return _with(
-        click.option("--data", help="Labelled TSV/CSV file, plain or gzip."),
-        click.option(
-            "--model",
-            help="minilm (default: all-MiniLM-L6-v2, offline), mpnet (all-mpnet-base-v2, "
-            "offline from five PyPI parts), a saved model folder, or a hub id.",
-        ),
-        click.option("--recipe", type=click.Choice(["plain", "ulmfit"]), help="Default: plain."),
-        click.option(
-            "--lr", type=float, help="Peak rate of the top group (plain 2e-4, ulmfit 1e-3)."
-        ),
-        click.option("--lr-decay", type=float, help="Each lower group's lr = lr above / this."),
-        click.option("--max-length", type=int, help="Tokens kept per phrase (128)."),
-        *_SPLIT_OPTIONS,
-        *(
-            click.option(
-                f"--{name}-column", f"{name}_column", help=f"Column name (default {default})."
-            )
-            for name, default in _COLUMNS.to_dict().items()
-        ),
-    )(command)
-
-
-@cli.command("train")
-@_data_options
+@cli.command("train", help=TRAIN_HELP)
+@data_options
 @click.option(
     "--out",
     required=True,
     type=click.Path(path_type=Path),
     help="Run folder to create: new or empty, or an earlier run (with --overwrite, --resume).",
 )
-@click.option("--epochs", type=float, help="Epochs per unfreezing stage, may be fractional (1).")
-@click.option("--unfreeze", help="Groups trained per stage, from the top (ulmfit: 1,2,3,all).")
-@click.option(
-    "--schedule",
-    type=click.Choice(["one-cycle", "slanted", "linear"]),
-    help="Per-stage schedule (ulmfit: one-cycle, plain: linear).",
-)
-@click.option("--weight-decay", type=float, help="AdamW weight decay (0.01).")
-@click.option("--warmup", type=float, help="Linear schedule: warm-up share of steps (0.06).")
-@_with(*_FIT_OPTIONS)
+@train_schedule_options
+@with_options(*FIT_OPTIONS)
 @click.option("--resume", is_flag=True, help="Continue --out from its last completed stage.")
 @click.option(
     "--overwrite",
@@ -154,16 +122,8 @@ def _data_options(command):
     "saved its first checkpoint. Never a folder holding other files, the --data file or the "
     "--model, nor the working directory, home or /.",
 )
-def train_command(out: Path, device: str, resume: bool, overwrite: bool, **options) -> None:
-    """Fine-tune a classifier on labelled phrases into the run folder --out.
-
-    \b
-    --recipe plain:  all layers, one rate, 6% linear warm-up then linear decay (default:
-                     more accurate at the same number of examples, bench/train_compare.py)
-    --recipe ulmfit: gradual unfreezing (--unfreeze 1,2,3,all), discriminative rates
-                     (--lr-decay 2.6), one cycle per stage (fastai defaults); about half
-                     the training time per example seen
-    """
+def train_command(out: Path, device: str, resume: bool, overwrite: bool, **options: Any) -> None:
+    """`reviewscore train` (its --help is TRAIN_HELP)."""
     from reviewscore.stages import train
 
     with _usage_errors():
@@ -180,22 +140,22 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
 
 @cli.command("distill")
 @click.argument("teacher", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--data", required=True, help="Labelled TSV/CSV file, plain or gzip.")
+@click.option("--data", required=True, help=DATA_HELP)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Student run folder.")
 @click.option("--layers", type=int, help="Student = the teacher with N of its layers kept.")
 @click.option("--student", help="Student = this pretrained model (minilm, mpnet, a folder...).")
 @click.option(
     "--keep",
     type=click.Choice(KEEP_CHOICES),
-    default=DEFAULT_KEEP,
+    default=_DISTILL.keep,
     show_default=True,
     help="With --layers: the bottom N layers, or every (depth/N)-th from the bottom.",
 )
-@click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True)
+@click.option("--temperature", type=float, default=_DISTILL.temperature, show_default=True)
 @click.option(
     "--alpha",
     type=float,
-    default=DEFAULT_ALPHA,
+    default=_DISTILL.alpha,
     show_default=True,
     help="Weight of the soft-label term.",
 )
@@ -204,23 +164,13 @@ def train_command(out: Path, device: str, resume: bool, overwrite: bool, **optio
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder keeping the teacher's logits, shared by students of the same rows.",
 )
-@click.option("--epochs", type=float, help="Epochs (1).")
-@click.option("--lr", type=float, help="Peak learning rate (2e-4).")
-@_with(*_SPLIT_OPTIONS, *_FIT_OPTIONS)
+@click.option("--epochs", type=float, help=f"Epochs {EPOCHS_HELP}")
+@click.option(
+    "--lr", type=float, help=f"Peak learning rate ({rate(RECIPE_DEFAULTS['plain']['lr'])})."
+)
+@with_options(*SPLIT_OPTIONS, *FIT_OPTIONS)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it is an earlier run folder.")
-def distill_command(
-    teacher: Path,
-    out: Path,
-    layers: int | None,
-    student: str | None,
-    keep: str,
-    temperature: float,
-    alpha: float,
-    cache: Path | None,
-    device: str,
-    overwrite: bool,
-    **options,
-) -> None:
+def distill_command(teacher: Path, out: Path, **options: Any) -> None:
     """Train a smaller student on TEACHER's (a finished run folder) soft labels.
 
     \b
@@ -231,60 +181,43 @@ def distill_command(
     """
     from reviewscore.stages import distill
 
-    distill(
-        teacher,
-        options.pop("data"),
-        out,
-        layers=layers,
-        student=student,
-        keep=keep,
-        temperature=temperature,
-        alpha=alpha,
-        cache=cache,
-        overwrite=overwrite,
-        device=device,
-        echo=click.echo,
-        **options,
-    )
+    distill(teacher, options.pop("data"), out, echo=click.echo, **options)
 
 
 @cli.command("lr-find")
-@_data_options
+@data_options
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for plots.")
-@click.option("--unfreeze", "stage", default="all", show_default=True, help="Groups to train.")
-@click.option("--start-lr", type=float, default=1e-7, show_default=True)
-@click.option("--end-lr", type=float, default=10.0, show_default=True)
-@click.option("--num-iter", type=int, default=100, show_default=True, help="Batches at most.")
-@_DEVICE
+@click.option(
+    "--unfreeze", "stage", default=_SWEEP.unfreeze, show_default=True, help="Groups to train."
+)
+@click.option("--start-lr", type=float, default=_SWEEP.start_lr, show_default=True)
+@click.option("--end-lr", type=float, default=_SWEEP.end_lr, show_default=True)
+@click.option(
+    "--num-iter", type=int, default=_SWEEP.num_iter, show_default=True, help="Batches at most."
+)
+@DEVICE
 def lr_find_command(
-    out: Path, stage: str, start_lr: float, end_lr: float, num_iter: int, device: str, **options
+    out: Path,
+    stage: str,
+    start_lr: float,
+    end_lr: float,
+    num_iter: int,
+    device: str,
+    **options: Any,
 ) -> None:
     """Learning-rate range test: writes lr_find.png/json to --out and prints a suggestion."""
-    from reviewscore.train.config import TrainOptions, parse_unfreeze
-    from reviewscore.train.lr_finder import run_lr_find
+    from reviewscore.stages import lr_find
 
-    data = options.pop("data")
-    if not data:
-        raise click.UsageError("--data is required")
-    (stage,) = parse_unfreeze(stage)
-    config = TrainOptions(**options).config(data)
-    run_lr_find(
-        config,
-        out,
-        unfreeze=stage,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_iter=num_iter,
-        device=device,
-        echo=click.echo,
-    )
+    sweep = LrFindOptions(stage, start_lr, end_lr, num_iter)
+    with _usage_errors():
+        lr_find(options.pop("data"), out, sweep, device=device, echo=click.echo, **options)
 
 
 @cli.command("evaluate")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_DIR
 @click.argument("labelled", metavar="LABELLED_FILE")
-@click.option("--batch-size", type=int, default=128, show_default=True)
-@_DEVICE
+@click.option("--batch-size", type=int, default=TrainConfig.eval_batch_size, show_default=True)
+@DEVICE
 def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str) -> None:
     """Accuracy, macro-F1 and confusion matrix of RUN_DIR's model on a labelled file
     (columns as the run was trained with)."""
@@ -299,7 +232,7 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 
 
 @cli.command("export")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@RUN_DIR
 @click.option(
     "--out",
     "out_dir",
@@ -311,10 +244,10 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 )
 @click.option(
     "--quantize",
-    type=click.Choice(list(QUANTIZE_CHOICES)),
+    type=ChoiceWithOldNames(QUANTIZE_CHOICES, OLD_QUANTIZE_NAMES),
     multiple=True,
-    help="Add an int8 variant (repeatable). static-int8: QDQ, activation scales calibrated "
-    "at export, batch-invariant. dynamic-int8: scales computed per batch, so NOT "
+    help="Add an int8 variant (repeatable). int8-static: QDQ, activation scales calibrated "
+    "at export, batch-invariant. int8-dynamic: scales computed per batch, so NOT "
     "batch-invariant (a phrase's label can change with its batch).",
 )
 @click.option("--fp16", is_flag=True, help="Add an fp16 variant (for the CUDA provider).")
@@ -338,7 +271,7 @@ def evaluate_command(run_dir: Path, labelled: str, batch_size: int, device: str)
 )
 @click.option(
     "--default-variant",
-    type=click.Choice(["fp32", "int8-static", "int8-dynamic", "fp16"]),
+    type=click.Choice(tuple(VARIANT_FILES)),
     default=_EXPORT.default_variant,
     show_default=True,
     help="The variant `reviewscore score` uses unless told otherwise.",
@@ -425,13 +358,6 @@ def export_command(run_dir: Path, out_dir: Path, **options: Any) -> None:
 
 # --- score commands ---
 
-_ALLOW_BATCH_DEPENDENT = click.option(
-    "--allow-batch-dependent",
-    is_flag=True,
-    help="With --variant auto: let it pick a variant that is not batch-invariant "
-    "(int8-dynamic), whose labels may depend on the rows batched together.",
-)
-
 
 @cli.command(
     "score",
@@ -444,7 +370,7 @@ _ALLOW_BATCH_DEPENDENT = click.option(
         "Cluster": ["engine", "address", "actors", "gpus_per_actor"],
     },
 )
-@click.argument("deploy_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@DEPLOY_DIR
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
     "-o",
@@ -458,54 +384,41 @@ _ALLOW_BATCH_DEPENDENT = click.option(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["kaggle", "csv", "tsv", "jsonl", "parquet"]),
+    type=click.Choice(FORMAT_CHOICES),
     default=None,
     help="kaggle: exactly `PhraseId,Sentiment`; the others: id, label, label name. "
-    "Default: csv; with --engine ray: parquet (ray writes parquet or tsv shards).",
+    f"Default: {_LOCAL.fmt}; with --engine ray: {_RAY.output_format} (ray writes "
+    f"{' or '.join(OUTPUT_FORMATS)} shards).",
 )
 @click.option("--probs", is_flag=True, help="Add the class probabilities (not with kaggle).")
-@click.option("--text-column", default=_COLUMNS.text, show_default=True)
+@click.option("--text-column", default=_LOCAL.columns.text, show_default=True)
 @click.option(
     "--id-column",
-    default=_COLUMNS.id,
+    default=_LOCAL.columns.id,
     show_default=True,
     help="Kept in the output; rows are numbered from 1 when a file has none.",
 )
 @click.option(
     "--label-column",
-    default=_COLUMNS.label,
+    default=_LOCAL.columns.label,
     show_default=True,
     help="Gold labels for --evaluate; also the label header of the output.",
 )
-@click.option(
-    "--variant",
-    default=None,
-    help="Model variant from the deploy manifest (default: its default variant), or auto: "
+@variant(
+    "Model variant from the deploy manifest (default: its default variant), or auto: "
     "the fastest variant that passes the parity gate on this machine, batch-invariant "
     "ones only unless --allow-batch-dependent (measured with these --provider and "
     "--threads on the first run, then cached; with --engine ray, measured on the driver). "
     "int8-dynamic is NOT batch-invariant (nor any variant its manifest marks so): labels "
-    "may depend on batching (--batch-tokens, neighbouring rows); the run warns.",
+    "may depend on batching (--batch-tokens, neighbouring rows); the run warns."
 )
-@_ALLOW_BATCH_DEPENDENT
-@click.option(
-    "--provider",
-    type=click.Choice(PROVIDER_CHOICES),
-    default=DEFAULT_PROVIDER,
-    show_default=True,
-    help="auto: CUDA when onnxruntime offers it, else CPU; cuda: fail if unusable.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="onnxruntime intra-op threads (default: physical cores; with --engine ray: per "
-    "actor, default 1).",
-)
+@ALLOW_BATCH_DEPENDENT
+@provider("auto: CUDA when onnxruntime offers it, else CPU; cuda: fail if unusable.")
+@threads(f"; with --engine ray: per actor, default {ACTOR_THREADS}")
 @click.option(
     "--batch-tokens",
     type=click.IntRange(min=1),
-    default=DEFAULT_BATCH_TOKENS,
+    default=_LOCAL.batch_tokens,
     show_default=True,
     help="Token budget per batch (rows x longest row, after sorting by length).",
 )
@@ -518,17 +431,18 @@ _ALLOW_BATCH_DEPENDENT = click.option(
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=DEFAULT_CHUNK_ROWS,
+    default=_LOCAL.chunk_rows,
     show_default=True,
     help="Rows read, scored and written at a time (memory stays flat); with --engine ray, "
     "the rows an actor takes at a time.",
 )
 @click.option(
     "--on-bad-line",
-    type=click.Choice(["error", "skip"]),
+    type=click.Choice(BAD_LINE_CHOICES),
     default=None,
     help="A row with the wrong number of fields: stop, or skip it and report it. "
-    "Default: error; with --engine ray: skip (listed in the folder's bad_rows.tsv).",
+    f"Default: {_LOCAL.on_bad_line}; with --engine ray: {_RAY.on_bad_line} (listed in the "
+    "folder's bad_rows.tsv).",
 )
 @click.option(
     "--evaluate",
@@ -551,8 +465,8 @@ _ALLOW_BATCH_DEPENDENT = click.option(
 )
 @click.option(
     "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
+    type=click.Choice(ENGINES),
+    default=DEFAULT_ENGINE,
     show_default=True,
     help="local: this process; ray: a pool of actors on Ray Data, writing a folder of "
     "shards (needs the [cluster] extra).",
@@ -572,7 +486,7 @@ _ALLOW_BATCH_DEPENDENT = click.option(
 @click.option(
     "--gpus-per-actor",
     type=click.FloatRange(min=0),
-    default=ClusterOptions().gpus_per_actor,
+    default=_RAY.gpus_per_actor,
     help="Ray only: GPUs each actor reserves (0.5: two actors share a GPU; use with "
     "onnxruntime-gpu and --provider cuda).",
 )
@@ -584,71 +498,14 @@ def score_command(**values: Any) -> None:
     With --engine ray, INPUTS may also be folders and Parquet files, and -o is a folder of
     shards with _SUCCESS, summary.json and bad_rows.tsv (see docs/ray.md).
     """
-    _score(values)
+    from reviewscore.score_commands import score
 
-
-def _score(values: dict[str, Any]) -> None:
-    """Run the engine asked for. Each engine's options object holds its defaults and what
-    it refuses; a refusal is shown as click's usage error (exit code 2)."""
     with _usage_errors():
-        if values["engine"] == "ray":
-            _score_on_ray(values)
-        else:
-            _score_locally(values)
-
-
-def _score_locally(values: dict[str, Any]) -> None:
-    """`score`: this process, one output file (or standard output), through the Python
-    API's Scorer (`reviewscore.load`)."""
-    from reviewscore.metrics import format_metrics
-    from reviewscore.score.auto_variant import AUTO
-    from reviewscore.score.inputs import resolve_inputs
-    from reviewscore.score.pipeline import ScoreOptions
-    from reviewscore.score.summary import describe
-    from reviewscore.scorer import load
-
-    options = ScoreOptions.from_command(values)
-    paths = resolve_inputs(list(values["inputs"]))
-    auto = values["variant"] == AUTO
-    with load(
-        values["deploy_dir"],
-        values["variant"],
-        values["provider"],
-        values["threads"],
-        max_length=values["max_length"],
-        batch_tokens=options.batch_tokens,
-        chunk_rows=options.chunk_rows,
-        allow_batch_dependent=values["allow_batch_dependent"],
-        verify=values["verify"] and auto,
-    ) as scorer:
-        if values["verify"]:
-            # auto's measurement is the parity check (made now, not cached): its lines are
-            # shown, and a variant auto did not pick may fail without failing the run.
-            if auto and scorer.verification is not None:
-                for line in scorer.verification.lines():
-                    click.echo(f"verify {line}", err=True)
-            else:
-                _report(scorer.verify(), as_json=False, lines_to_stderr=True)
-        summary = scorer.score_file(
-            paths,
-            values["output"],
-            format=options.fmt,
-            probs=options.probs,
-            text_column=options.columns.text,
-            id_column=options.columns.id,
-            label_column=options.columns.label,
-            on_bad_line=options.on_bad_line,
-            evaluate=options.evaluate,
-            progress=values["progress"],
-        )
-        for line in describe(summary):
-            click.echo(line, err=True)
-        if summary.metrics is not None:
-            click.echo(format_metrics(summary.metrics, scorer.label_names), err=True)
+        score(values, click.echo)
 
 
 @cli.command("verify")
-@click.argument("deploy_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@DEPLOY_DIR
 @click.option(
     "--variant",
     "variants",
@@ -662,29 +519,15 @@ def _score_locally(values: dict[str, Any]) -> None:
     help="Check every variant the scorer runs (not the strings-in edge-* variants, which "
     "the export checked against the scorer).",
 )
-@click.option(
-    "--provider",
-    type=click.Choice(PROVIDER_CHOICES),
-    default=DEFAULT_PROVIDER,
-    show_default=True,
-    help="As for `score`: check the provider that will score.",
-)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime threads.")
+@provider("As for `score`: check the provider that will score.")
+@threads()
 @click.option(
     "--allow-batch-dependent",
     is_flag=True,
     help="With --all: say what --variant auto --allow-batch-dependent would pick.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
-def verify_command(
-    deploy_dir: Path,
-    variants: tuple[str, ...],
-    all_variants: bool,
-    provider: str,
-    threads: int | None,
-    allow_batch_dependent: bool,
-    as_json: bool,
-) -> None:
+def verify_command(deploy_dir: Path, variants: tuple[str, ...], **options: Any) -> None:
     """Re-run DEPLOY_DIR's parity check on this machine, with the base install only.
 
     The export stored its parity rows and PyTorch's logits for them (parity_reference.npz,
@@ -704,119 +547,35 @@ def verify_command(
     Exit 0 when every variant passes, 3 when one fails, 1 for a folder without a stored
     reference (re-export it).
     """
-    if allow_batch_dependent and not all_variants:
-        raise click.UsageError("--allow-batch-dependent goes with --all")
-    if all_variants and not variants:
-        _verify_all(deploy_dir, provider, threads, allow_batch_dependent, as_json=as_json)
-        return
-    from reviewscore.scorer import verify
+    from reviewscore.score_commands import verify
 
     with _usage_errors():
-        report = verify(
-            deploy_dir, variants, all_variants=all_variants, provider=provider, threads=threads
-        )
-    _report(report, as_json=as_json, lines_to_stderr=as_json)
-
-
-def _verify_all(
-    deploy_dir: Path,
-    provider: str,
-    threads: int | None,
-    allow_batch_dependent: bool,
-    *,
-    as_json: bool,
-) -> None:
-    """`verify --all`: every scorer variant checked and timed, one table (to stderr with
-    --json), the pick of `auto`; the measurement is cached for `--variant auto`."""
-    import json
-
-    from reviewscore.deploy_folder import load_manifest
-    from reviewscore.score.auto_variant import record_measurement, scorer_variants
-    from reviewscore.score.session import default_threads
-    from reviewscore.score.verify import verify_folder
-    from reviewscore.score.verify_table import pick, table_json, table_lines
-
-    manifest = load_manifest(deploy_dir, verify=False)
-    names = scorer_variants(manifest)
-    result = verify_folder(deploy_dir, names, provider=provider, threads=threads, timed=True)
-    record_measurement(
-        deploy_dir,
-        result,
-        provider=provider,
-        threads=threads,
-        warn=lambda line: click.echo(f"warning: {line}", err=True),
-    )
-    choice = pick(result, manifest, allow_batch_dependent)
-    lines = table_lines(result, manifest, choice, threads=threads or default_threads())
-    for line in lines:
-        click.echo(line, err=as_json)
-    if as_json:
-        click.echo(json.dumps({**result.to_json(), **table_json(result, choice)}, indent=1))
-    result.check()
-
-
-def _report(report: Verification, *, as_json: bool, lines_to_stderr: bool) -> None:
-    """Print a verification (one line per variant; JSON on stdout with `as_json`) and
-    raise its ParityError (exit 3) on a failure."""
-    import json
-
-    for line in report.lines():
-        click.echo(f"verify {line}", err=lines_to_stderr)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=1))
-    report.check()
-
-
-def _score_on_ray(values: dict[str, Any]) -> None:
-    """`score --engine ray`: its options are checked before Ray loads, then the job runs."""
-    options = ClusterOptions.from_command(values)
-    from reviewscore.cluster import connect, score_to_folder
-    from reviewscore.score.summary import describe
-
-    connect(values["address"])
-    output = values["output"]
-    summary = score_to_folder(
-        values["deploy_dir"], list(values["inputs"]), output, options, progress=values["progress"]
-    )
-    for line in describe(summary):
-        click.echo(line, err=True)
-    click.echo(
-        f"wrote {output}: {summary.shards} shard(s), {len(summary.bad_lines)} bad row(s) "
-        "in bad_rows.tsv",
-        err=True,
-    )
+        verify(deploy_dir, variants, click.echo, **options)
 
 
 # --- serve command ---
 
 
 @cli.command("serve")
-@click.argument("deploy_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@DEPLOY_DIR
 @click.option(
     "--host",
-    default="127.0.0.1",
+    default=_SERVE.host,
     show_default=True,
     help="Address to listen on; 0.0.0.0 exposes the service to the network.",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option(
-    "--variant",
-    default=None,
-    help="Model variant (default: the folder's default), or auto: the fastest variant that "
+@click.option("--port", type=click.IntRange(0, 65535), default=_SERVE.port, show_default=True)
+@variant(
+    "Model variant (default: the folder's default), or auto: the fastest variant that "
     "passes the parity gate on this machine, measured with these --threads on the first "
-    "start, then cached (see `score --help`).",
+    "start, then cached (see `score --help`)."
 )
-@_ALLOW_BATCH_DEPENDENT
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="onnxruntime intra-op threads (default: physical cores).",
-)
+@ALLOW_BATCH_DEPENDENT
+@threads()
 @click.option(
     "--max-batch-tokens",
     type=click.IntRange(min=1),
-    default=4096,
+    default=_SERVE.batch.max_batch_tokens,
     show_default=True,
     help="Tokens of a micro-batch (before padding); each session run also stays within it "
     "padded, as score's --batch-tokens.",
@@ -824,55 +583,55 @@ def _score_on_ray(values: dict[str, Any]) -> None:
 @click.option(
     "--max-wait-ms",
     type=click.FloatRange(min=0),
-    default=5.0,
+    default=_SERVE.batch.max_wait_s * 1000,
     show_default=True,
     help="Longest a request waits for others to join its micro-batch.",
 )
 @click.option(
     "--max-queue-rows",
     type=click.IntRange(min=1),
-    default=2048,
+    default=_SERVE.batch.max_queue_rows,
     show_default=True,
     help="Texts waiting at most; beyond, requests get 503 with Retry-After.",
 )
 @click.option(
     "--max-request-texts",
     type=click.IntRange(min=1),
-    default=256,
+    default=_SERVE.max_request_texts,
     show_default=True,
     help="Texts per request at most (413 beyond); at most --max-queue-rows.",
 )
 @click.option(
     "--max-text-chars",
     type=click.IntRange(min=1),
-    default=10_000,
+    default=_SERVE.max_text_chars,
     show_default=True,
     help="Characters per text at most (413 beyond).",
 )
 @click.option(
     "--max-body-bytes",
     type=click.IntRange(min=1),
-    default=1 << 20,
+    default=_SERVE.max_body_bytes,
     show_default=True,
     help="Request body size at most (413 beyond).",
 )
 @click.option(
     "--api-key-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
+    default=_SERVE.api_key_file,
     help="Require 'Authorization: Bearer <key>' with the key in this file (not on /healthz, "
     "/readyz).",
 )
 @click.option(
     "--batching/--no-batching",
-    default=True,
+    default=_SERVE.batch.batching,
     show_default=True,
     help="--no-batching: one session run per request (the baseline for comparisons).",
 )
 @click.option(
     "--timeout-header",
     type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
+    default=_SERVE.connections.header_timeout_s,
     show_default=True,
     help="Seconds for a request's line and headers to arrive, from the connection's start "
     "or the request's first byte (408 beyond; a connection that sent nothing is closed).",
@@ -880,14 +639,14 @@ def _score_on_ray(values: dict[str, Any]) -> None:
 @click.option(
     "--timeout-body",
     type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
+    default=_SERVE.connections.body_timeout_s,
     show_default=True,
     help="Seconds for a request's body to arrive once its headers have (408 beyond).",
 )
 @click.option(
     "--timeout-keep-alive",
     type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
+    default=_SERVE.connections.keep_alive_s,
     show_default=True,
     help="Seconds an idle keep-alive connection stays open. Behind a load balancer, set "
     "it above the balancer's own idle timeout.",
@@ -895,7 +654,7 @@ def _score_on_ray(values: dict[str, Any]) -> None:
 @click.option(
     "--max-connections",
     type=click.IntRange(min=1),
-    default=1000,
+    default=_SERVE.connections.max_connections,
     show_default=True,
     help="Open connections at most; one more is closed as soon as it is accepted.",
 )
@@ -905,27 +664,7 @@ def _score_on_ray(values: dict[str, Any]) -> None:
     help="Score even when the model fails its parity re-check on this CPU (logged as an "
     "ERROR, shown by /readyz). Without it, such a server answers /v1/score with 503.",
 )
-def serve_command(
-    deploy_dir: Path,
-    host: str,
-    port: int,
-    variant: str | None,
-    allow_batch_dependent: bool,
-    threads: int | None,
-    max_batch_tokens: int,
-    max_wait_ms: float,
-    max_queue_rows: int,
-    max_request_texts: int,
-    max_text_chars: int,
-    max_body_bytes: int,
-    api_key_file: Path | None,
-    batching: bool,
-    timeout_header: float,
-    timeout_body: float,
-    timeout_keep_alive: float,
-    max_connections: int,
-    serve_unverified: bool,
-) -> None:
+def serve_command(deploy_dir: Path, **flags: Any) -> None:
     """Serve DEPLOY_DIR over HTTP: POST /v1/score, GET /v1/model, /healthz, /readyz, /metrics.
 
     Requests wait in a bounded queue; one worker scores what has arrived as one micro-batch
@@ -934,28 +673,9 @@ def serve_command(
     already received (with Connection: close), give idle keep-alive connections a moment
     to deliver one in flight, exit 0. Needs the [serve] extra.
     """
-    from reviewscore.serve.batcher import BatchSettings
-    from reviewscore.serve.limits import ConnectionSettings
-    from reviewscore.serve.server import ServeOptions, serve
+    from reviewscore.serve.server import serve
 
-    batch = BatchSettings(max_batch_tokens, max_wait_ms / 1000, max_queue_rows, batching)
-    options = ServeOptions(
-        host,
-        port,
-        variant,
-        threads,
-        batch,
-        max_body_bytes,
-        max_request_texts,
-        max_text_chars,
-        api_key_file,
-        allow_batch_dependent=allow_batch_dependent,
-        serve_unverified=serve_unverified,
-        connections=ConnectionSettings(
-            timeout_header, timeout_body, timeout_keep_alive, max_connections
-        ),
-    )
-    serve(deploy_dir, options)
+    serve(deploy_dir, ServeOptions.from_command(**flags))
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -21,6 +21,7 @@ from reviewscore.data import Columns
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import Manifest, load_manifest
 from reviewscore.errors import UsageError
+from reviewscore.parity.verify import Verification, verify_folder
 from reviewscore.score.auto_variant import AUTO
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, softmax, takes_text
@@ -28,7 +29,6 @@ from reviewscore.score.inputs import resolve_inputs
 from reviewscore.score.pipeline import ScoreOptions, score_files
 from reviewscore.score.session import DEFAULT_PROVIDER
 from reviewscore.score.summary import ScoreSummary
-from reviewscore.score.verify import Verification, verify_folder
 
 StrPath = Union[str, "PathLike[str]"]
 _SCORE = ScoreOptions()  # the defaults `score_file` shares with `reviewscore score`

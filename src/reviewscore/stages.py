@@ -27,19 +27,27 @@ from reviewscore.distill.options import (
     DistillOptions,
 )
 from reviewscore.errors import ReviewscoreError, UsageError
-from reviewscore.export.deploy import QUANTIZE_CHOICES, ExportOptions
+from reviewscore.export.deploy import ExportOptions, quantized_variants
 from reviewscore.run_folder import RunFolder
-from reviewscore.train.config import DEFAULT_DEVICE, TrainOptions
+from reviewscore.train.config import DEFAULT_DEVICE, LrFindOptions, TrainOptions, parse_unfreeze
 
 StrPath = Union[str, "PathLike[str]"]
 Echo = Callable[[str], None]
 _EXPORT = ExportOptions()
 _LIMITS = Thresholds()
+_SWEEP = LrFindOptions()
 
 
 def to_stderr(line: str) -> None:
     """The functions' default progress output: one line each on standard error."""
     print(line, file=sys.stderr)
+
+
+def _data_path(data: StrPath) -> str:
+    """The data file as run.json keeps it: absolute when it is a file, so that resume and
+    a distilled student find it from any directory (a glob or URL stays as given)."""
+    path = fspath(data)
+    return str(Path(path).resolve()) if Path(path).is_file() else path
 
 
 def train(
@@ -79,10 +87,7 @@ def train(
         return run_training(None, Path(out), resume=True, device=device, echo=echo)
     if not data:
         raise UsageError("--data is required (unless --resume)")
-    path = fspath(data)
-    if Path(path).is_file():  # run.json keeps a path that resume can find
-        path = str(Path(path).resolve())
-    config = chosen.config(path)
+    config = chosen.config(_data_path(data))
     return run_training(config, Path(out), overwrite=overwrite, device=device, echo=echo)
 
 
@@ -122,10 +127,7 @@ def distill(
             f"distill() got unexpected option(s) {', '.join(unknown)}; it takes "
             f"{', '.join(TRAIN_OPTIONS)} besides its own"
         )
-    path = fspath(data)
-    if Path(path).is_file():
-        path = str(Path(path).resolve())
-    config = TrainOptions(recipe="plain", **kwargs).config(path)
+    config = TrainOptions(recipe="plain", **kwargs).config(_data_path(data))
     options = DistillOptions(
         teacher=Path(teacher),
         layers=layers,
@@ -165,7 +167,7 @@ def export(
     `reviewscore export RUN_DIR --out OUT`; returns the manifest written (variants, files
     and their hashes, parity figures).
 
-    `quantize`: "static-int8" and/or "dynamic-int8" variants beside fp32 (dynamic int8 is
+    `quantize`: "int8-static" and/or "int8-dynamic" variants beside fp32 (dynamic int8 is
     not batch-invariant); `fp16` adds an fp16 variant, `edge` the strings-in variants. The
     parity gate (`check`) compares each variant with PyTorch on `parity_rows` rows of
     `parity_data` (default: the run's valid.csv) against the thresholds `max_logit_diff`,
@@ -173,19 +175,13 @@ def export(
     folder, figures in its manifest, then raises ParityError with the figures (exit 3 on
     the command line). The other options are the command's.
 
-    >>> manifest = reviewscore.export("runs/minilm", "deploy/minilm", quantize="static-int8")
+    >>> manifest = reviewscore.export("runs/minilm", "deploy/minilm", quantize="int8-static")
     >>> manifest.parity["int8-static"].agreement
     """
     from reviewscore.export.deploy import export_run
 
     chosen = [quantize] if isinstance(quantize, str) else list(quantize)
-    unknown = [name for name in chosen if name not in QUANTIZE_CHOICES]
-    if unknown:
-        raise UsageError(
-            f"unknown quantize {unknown[0]!r}; choose from {', '.join(QUANTIZE_CHOICES)}"
-        )
-    added = [QUANTIZE_CHOICES[name] for name in chosen]
-    variants = ["fp32", *filter(None, added)] + ["fp16"] * fp16
+    variants = ["fp32", *quantized_variants(chosen, echo)] + ["fp16"] * fp16
     options = ExportOptions(
         opset=opset,
         optimize=optimize,
@@ -200,3 +196,33 @@ def export(
         thresholds=Thresholds(max_logit_diff, min_agreement, max_accuracy_drop, max_labels_moved),
     )
     return export_run(Path(run_dir), Path(out), options, echo=echo)
+
+
+def lr_find(
+    data: StrPath | None,
+    out: StrPath,
+    sweep: LrFindOptions = _SWEEP,
+    *,
+    device: str = DEFAULT_DEVICE,
+    echo: Echo = to_stderr,
+    **kwargs: Any,
+) -> None:
+    """The learning-rate range test of `reviewscore lr-find`: sweeps `sweep`'s rates on
+    `data` with the training options in `kwargs` (train's names and defaults), writes
+    lr_find.png and lr_find.json to `out` and echoes the suggested rate."""
+    from reviewscore.train.lr_finder import run_lr_find
+
+    if not data:
+        raise UsageError("--data is required")
+    (stage,) = parse_unfreeze(sweep.unfreeze)
+    config = TrainOptions(**kwargs).config(fspath(data))
+    run_lr_find(
+        config,
+        Path(out),
+        unfreeze=stage,
+        start_lr=sweep.start_lr,
+        end_lr=sweep.end_lr,
+        num_iter=sweep.num_iter,
+        device=device,
+        echo=echo,
+    )

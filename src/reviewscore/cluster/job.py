@@ -21,7 +21,7 @@ import ray
 import ray.data
 from ray.exceptions import RayTaskError
 
-from reviewscore.cluster.options import ClusterOptions
+from reviewscore.cluster.options import ACTOR_THREADS, ClusterOptions
 from reviewscore.cluster.reading import (
     data_context,
     expand_inputs,
@@ -99,7 +99,7 @@ def plan_actors(options: ClusterOptions) -> tuple[int, int]:
     actor and an actor per CPU, or one actor per `gpus_per_actor` share of the GPUs."""
     resources = ray.cluster_resources()
     cpus, gpus = int(resources.get("CPU", 0)), resources.get("GPU", 0)
-    threads = options.threads or 1
+    threads = options.threads or ACTOR_THREADS
     if options.actors is not None:
         actors = options.actors
     elif options.gpus_per_actor:

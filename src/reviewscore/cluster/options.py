@@ -8,7 +8,7 @@ job itself then says which extra is missing).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from reviewscore.data import Columns
@@ -20,19 +20,11 @@ from reviewscore.score.output import check_probs_format
 
 OUTPUT_FORMATS = ("parquet", "tsv")
 DEFAULT_SHARD_ROWS = 65536
-# `score` options a Ray job takes as they are (None: the job's own default).
-_PASSED_THROUGH = (
-    "probs",
-    "variant",
-    "provider",
-    "max_length",
-    "batch_tokens",
-    "chunk_rows",
-    "actors",
-    "threads",
-    "gpus_per_actor",
-    "allow_batch_dependent",
-)
+ACTOR_THREADS = 1  # onnxruntime threads per actor unless --threads: actors fill the CPUs
+# ClusterOptions fields that `from_command` sets from options of other names or defaults;
+# every other field the `score` command has by the same name is taken as given (None: the
+# job's own default).
+_SET_FROM_COMMAND = ("columns", "output_format", "on_bad_line")
 
 
 @dataclass(frozen=True)
@@ -75,7 +67,11 @@ class ClusterOptions:
                 "`reviewscore verify` on one of them)"
             )
         check_allow_batch_dependent(values["variant"], values["allow_batch_dependent"])
-        given = {name: values[name] for name in _PASSED_THROUGH if values[name] is not None}
+        given = {
+            f.name: values[f.name]
+            for f in fields(cls)
+            if f.name not in _SET_FROM_COMMAND and values.get(f.name) is not None
+        }
         return cls(
             columns=Columns(text=values["text_column"], id=values["id_column"]),
             output_format=fmt,

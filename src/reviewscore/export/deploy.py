@@ -14,7 +14,7 @@ folder (its manifest records the figures and `passed: false`) and then raises Pa
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from reviewscore.deploy_folder import (
     is_deploy_folder,
     write_manifest,
 )
-from reviewscore.errors import ParityError, ReviewscoreError
+from reviewscore.errors import ParityError, ReviewscoreError, UsageError
 from reviewscore.export.calibration import calibration_feeds, calibration_texts
 from reviewscore.export.onnx_graph import DEFAULT_OPSET, export_onnx
 from reviewscore.export.optimize import optimize_graph
@@ -44,8 +44,8 @@ from reviewscore.export.shapes import check_variant_shapes
 from reviewscore.export.tokenizer_file import write_tokenizer_json
 from reviewscore.export.versions import library_versions
 from reviewscore.files import replace_folder
-from reviewscore.parity_figures import failures_message
-from reviewscore.parity_reference import REFERENCE_FILE, read_reference
+from reviewscore.parity.judge import failures_message
+from reviewscore.parity.reference import REFERENCE_FILE, read_reference
 from reviewscore.run_model import load_run_model
 from reviewscore.score.classifier import takes_text
 
@@ -60,8 +60,10 @@ VARIANT_FILES = {
 # fp32 is exact (labels equal PyTorch's, none move with the batching), and int8's speed-up
 # depends on the CPU family: see docs/export.md#variants for why int8 is not the default.
 DEFAULT_VARIANT = "fp32"
-# `export --quantize` choices -> the variant each adds ("none": only fp32).
-QUANTIZE_CHOICES = {"none": None, "static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
+# `export --quantize` choices: each names the variant it adds ("none": only fp32).
+QUANTIZE_CHOICES = ("none", "int8-static", "int8-dynamic")
+# The first spellings of those names, still accepted (hidden from --help) with a note.
+OLD_QUANTIZE_NAMES = {"static-int8": "int8-static", "dynamic-int8": "int8-dynamic"}
 EDGE_MIN_OPSET = 13
 
 
@@ -97,6 +99,27 @@ class ExportOptions:
                 f"default variant {self.default_variant!r} is not among the variants built "
                 f"({', '.join(dict.fromkeys(('fp32', *self.variants)))}); add it"
             )
+
+
+def quantized_variants(chosen: Iterable[str], note: Callable[[str], None]) -> list[str]:
+    """The variants `--quantize` (or the API's `quantize=`) adds, in the order asked. An old
+    spelling still works, with a one-line deprecation `note`, so scripts keep running
+    while the one name of a variant is the one written everywhere."""
+    variants = []
+    for name in chosen:
+        if name in OLD_QUANTIZE_NAMES:
+            note(
+                f"note: quantize {name!r} is deprecated; use {OLD_QUANTIZE_NAMES[name]!r}, "
+                "the variant's name"
+            )
+            name = OLD_QUANTIZE_NAMES[name]
+        if name not in QUANTIZE_CHOICES:
+            raise UsageError(
+                f"unknown quantize {name!r}; choose from {', '.join(QUANTIZE_CHOICES)}"
+            )
+        if name != "none":
+            variants.append(name)
+    return variants
 
 
 def export_run(

@@ -1,6 +1,7 @@
-"""The parity gate at export: PyTorch's logits on the parity rows become the reference,
-stored in the deploy folder (parity_reference.py), and every variant is judged against it
-by the same torch-free code that `reviewscore verify` runs (parity_figures.py)."""
+"""The torch half of the parity gate at export: PyTorch's logits on the parity rows become
+the reference, stored in the deploy folder (parity/reference.py), and every variant is
+measured and judged against it by the same torch-free code that `reviewscore verify` runs
+(parity/figures.py, parity/judge.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import numpy as np
 
 from reviewscore.data import read_reviews
 from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
-from reviewscore.parity_figures import checked_variant, summary
-from reviewscore.parity_reference import REFERENCE_FILE, Reference, write_reference
+from reviewscore.parity.figures import checked_variant, summary
+from reviewscore.parity.reference import REFERENCE_FILE, Reference, write_reference
 
 
 def torch_logits(model: Any, tokenizer: Any, texts: list[str], max_length: int) -> np.ndarray:

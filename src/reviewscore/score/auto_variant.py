@@ -2,7 +2,7 @@
 
 Which variant is fastest depends on the CPU's int8 kernels and the onnxruntime version, so
 it is measured where the scoring runs: `reviewscore verify`'s parity check of every variant
-the scorer runs, then each one timed (score/verify.py, score/variant_timing.py). The
+the scorer runs, then each one timed (parity/verify.py, score/variant_timing.py). The
 measurement is cached (score/variant_cache.py) under a key of everything it depends on, so
 a second start on the same machine costs no model run.
 
@@ -28,7 +28,7 @@ from reviewscore.deploy_folder import Manifest, load_manifest
 from reviewscore.errors import FolderError, ReviewscoreError, UsageError
 
 if TYPE_CHECKING:
-    from reviewscore.score.verify import Verification
+    from reviewscore.parity.verify import Verification
 
 AUTO = "auto"
 ALLOW_BATCH_DEPENDENT = "--allow-batch-dependent"
@@ -223,7 +223,7 @@ def measure(
     deploy_dir: Path, manifest: Manifest, *, provider: str, threads: int | None
 ) -> Verification:
     """The parity check and timing of every variant the scorer runs, here."""
-    from reviewscore.score.verify import verify_folder
+    from reviewscore.parity.verify import verify_folder
 
     if manifest.parity_reference is None:
         raise FolderError(

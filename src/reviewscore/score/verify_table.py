@@ -11,13 +11,13 @@ from typing import Any
 
 from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.deploy_folder import Manifest, ParityFigures
+from reviewscore.parity.verify import Verification
 from reviewscore.score.auto_variant import (
     NoVariantPasses,
     VariantChoice,
     candidates_of,
     choose_variant,
 )
-from reviewscore.score.verify import Verification
 
 COLUMNS = (
     "variant",

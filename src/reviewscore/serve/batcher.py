@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from reviewscore.padding import Ragged
-from reviewscore.score.batching import MAX_BATCH_ROWS
+from reviewscore.score.batching import plan_batches
 from reviewscore.score.classifier import DeployedClassifier, Encoded
 from reviewscore.serve.metrics import ServeMetrics
+from reviewscore.serve.options import BatchSettings
 from reviewscore.serve.readiness import Readiness
 
 log = logging.getLogger("reviewscore.serve")
@@ -45,41 +46,11 @@ class ModelRefused(Exception):
     the message says why."""
 
 
-@dataclass(frozen=True)
-class BatchSettings:
-    # Tokens (before padding) of one micro-batch; each session run stays within it padded.
-    max_batch_tokens: int = 4096
-    max_wait_s: float = 0.005
-    max_queue_rows: int = 2048
-    # False: one session run per request (the baseline that bench/serve_load.py measures).
-    batching: bool = True
-
-
 @dataclass
 class _Pending:
     encoded: Encoded
     future: asyncio.Future[np.ndarray]
     arrived: float
-
-
-def plan_runs(lengths: np.ndarray, max_tokens: int, run_overhead_tokens: float) -> list[np.ndarray]:
-    """Row indices per session run, shortest rows first. A run grows while padding its rows up
-    to the next row's length costs less than a run of its own would (`run_overhead_tokens`),
-    and while it stays within `max_tokens` padded tokens and MAX_BATCH_ROWS rows."""
-    order = np.argsort(lengths, kind="stable")
-    runs: list[np.ndarray] = []
-    start = 0
-    longest = 0
-    for end, row in enumerate(order):
-        length = int(lengths[row])
-        rows = end - start
-        grown = rows * (length - longest) > run_overhead_tokens
-        if rows and (grown or (rows + 1) * length > max_tokens or rows == MAX_BATCH_ROWS):
-            runs.append(order[start:end])
-            start = end
-        longest = length
-    runs.append(order[start:])
-    return runs
 
 
 def measure_run_overhead(classifier: DeployedClassifier, length: int = 16) -> float:
@@ -284,10 +255,11 @@ class MicroBatcher:
             start = end
 
     def _logits(self, merged: Encoded) -> np.ndarray:
-        """The scorer's batched path, on runs cut by padding cost (see `plan_runs`); without
-        batching, the scorer's own plan, as `reviewscore score` would run the request."""
+        """The scorer's batched path, on runs also cut by padding cost (`plan_batches` with
+        the measured cost of a run); without batching, the scorer's own plan, as `reviewscore
+        score` would run the request."""
         budget = self.settings.max_batch_tokens
         if not self.settings.batching:
             return self.classifier.logits_encoded(merged, budget)
-        runs = plan_runs(merged.lengths, budget, self.run_overhead_tokens)
+        runs = plan_batches(merged.lengths, budget, run_overhead_tokens=self.run_overhead_tokens)
         return self.classifier.logits_encoded(merged, batches=runs)

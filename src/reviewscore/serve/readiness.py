@@ -13,38 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reviewscore.errors import ReviewscoreError
+from reviewscore.parity.recheck import ParityCheck, recheck_parity
 from reviewscore.score.classifier import DeployedClassifier
-from reviewscore.score.verify import verify_classifier
 
 WARM_UP_TEXT = "a warm-up phrase"
-
-
-@dataclass(frozen=True)
-class ParityCheck:
-    """The outcome of re-checking the model on this CPU against the folder's reference."""
-
-    status: str  # "passed", "failed" or "no reference"
-    detail: str = ""
-
-    @property
-    def blocks_readiness(self) -> bool:
-        return self.status == "failed"
-
-
-def recheck_parity(classifier: DeployedClassifier) -> ParityCheck:
-    """Re-check the loaded variant on this CPU against the deploy folder's reference outputs
-    (the export's parity rows and PyTorch's logits), with the export's thresholds."""
-    if classifier.manifest.parity_reference is None:
-        return ParityCheck("no reference", "this deploy folder carries no reference outputs")
-    try:
-        verification = verify_classifier(classifier)
-    except ReviewscoreError as exc:  # a damaged reference: not verifiable, so not ready
-        return ParityCheck("failed", str(exc))
-    failures = verification.failures()
-    if failures:
-        return ParityCheck("failed", failures)
-    return ParityCheck("passed", "; ".join(verification.lines()))
 
 
 def warm_up(classifier: DeployedClassifier) -> None:

@@ -8,35 +8,16 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from reviewscore.errors import ReviewscoreError
-from reviewscore.serve.batcher import BatchSettings
-from reviewscore.serve.limits import ConnectionSettings
+from reviewscore.serve.options import ServeOptions
 
 log = logging.getLogger("reviewscore.serve")
 
 # Seconds uvicorn waits for accepted requests after SIGTERM; a full queue drains well within.
 GRACEFUL_SHUTDOWN_S = 60
 BACKLOG = 2048  # uvicorn's default
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    host: str
-    port: int
-    variant: str | None
-    threads: int | None
-    batch: BatchSettings
-    max_body_bytes: int
-    max_request_texts: int
-    max_text_chars: int
-    api_key_file: Path | None
-    # Score even when the parity re-check fails on this CPU (it is still logged as an ERROR)
-    serve_unverified: bool = False
-    connections: ConnectionSettings = field(default_factory=ConnectionSettings)
-    allow_batch_dependent: bool = False  # with variant "auto" (score/auto_variant.py)
 
 
 def _require_serve_extra() -> None:

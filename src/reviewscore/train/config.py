@@ -46,6 +46,17 @@ RECIPE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class LrFindOptions:
+    """What `reviewscore lr-find` sweeps when not told otherwise: the groups trained and
+    the range of rates (fastai's lr_find defaults), over at most `num_iter` batches."""
+
+    unfreeze: str = "all"
+    start_lr: float = 1e-7
+    end_lr: float = 10.0
+    num_iter: int = 100
+
+
 @dataclass
 class TrainConfig:
     """Everything a run needs to be repeated. `epochs` is per unfreezing stage."""

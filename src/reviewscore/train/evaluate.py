@@ -10,6 +10,7 @@ from reviewscore.metrics import ClassificationMetrics, classification_metrics
 from reviewscore.run_folder import RunFolder
 from reviewscore.run_model import load_run_model
 from reviewscore.train.batching import encode
+from reviewscore.train.config import DEFAULT_DEVICE, TrainConfig
 from reviewscore.train.precision import pick_precision
 from reviewscore.train.predict import predict_logits
 
@@ -19,8 +20,8 @@ def evaluate_file(
     path: str,
     *,
     columns: Columns | None = None,
-    batch_size: int = 128,
-    device: str = "auto",
+    batch_size: int = TrainConfig.eval_batch_size,
+    device: str = DEFAULT_DEVICE,
 ) -> ClassificationMetrics:
     """Metrics of the run's model on a labelled file (columns default to the run's own).
 

@@ -21,7 +21,7 @@ from reviewscore.data import Columns
 from reviewscore.errors import ReviewscoreError
 from reviewscore.files import write_json
 from reviewscore.train.batching import EncodedRows, batch_stream, collate, encode
-from reviewscore.train.config import TrainConfig
+from reviewscore.train.config import DEFAULT_DEVICE, LrFindOptions, TrainConfig
 from reviewscore.train.data_prep import prepare_data
 from reviewscore.train.layer_groups import (
     LayerGroup,
@@ -36,6 +36,7 @@ from reviewscore.train.precision import Precision, pick_precision
 from reviewscore.train.step import train_step
 
 DIVERGE_FACTOR = 4.0
+_SWEEP = LrFindOptions()
 SKIP_START, SKIP_END = 5, 3  # fastai's margins: the ends of the curve are noise
 
 
@@ -108,11 +109,11 @@ def run_lr_find(
     config: TrainConfig,
     out_dir: Path,
     *,
-    unfreeze: str = "all",
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_iter: int = 100,
-    device: str = "auto",
+    unfreeze: str = _SWEEP.unfreeze,
+    start_lr: float = _SWEEP.start_lr,
+    end_lr: float = _SWEEP.end_lr,
+    num_iter: int = _SWEEP.num_iter,
+    device: str = DEFAULT_DEVICE,
     echo: Callable[[str], None] = print,
 ) -> Sweep:
     """The command: sweep on the training rows, write lr_find.png and lr_find.json."""

@@ -21,7 +21,7 @@ from reviewscore.cpu_features import measured_on
 from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
 from reviewscore.errors import ReviewscoreError
 from reviewscore.export.edge.names import TEXT_INPUT
-from reviewscore.parity_reference import Reference
+from reviewscore.parity.reference import Reference
 from reviewscore.score.session import exact_int8_wanted, session_options
 
 EDGE_BATCH_ROWS = 64

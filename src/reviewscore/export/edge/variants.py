@@ -27,7 +27,7 @@ from reviewscore.export.edge.check import edge_figures, edge_summary, open_edge_
 from reviewscore.export.edge.graph import OUTPUTS, build_edge_model
 from reviewscore.export.edge.names import EXTENSIONS_DOMAIN
 from reviewscore.export.edge.tokenizer import wordpiece_settings
-from reviewscore.parity_reference import Reference
+from reviewscore.parity.reference import Reference
 from reviewscore.score.classifier import takes_text
 
 EDGE_BASES = ("fp32", "int8-dynamic", "int8-static")  # fp16 is for CUDA, not the edge

@@ -17,8 +17,9 @@ from typing import Any
 from reviewscore.cpu_features import describe_cpu, local_cpu
 from reviewscore.deploy_folder import Manifest, ParityFigures, Thresholds, load_manifest
 from reviewscore.errors import FolderError, ParityError
-from reviewscore.parity_figures import checked_variant, failures_message, summary
-from reviewscore.parity_reference import Reference, read_reference
+from reviewscore.parity.figures import checked_variant, summary
+from reviewscore.parity.judge import failures_message
+from reviewscore.parity.reference import Reference, read_reference
 from reviewscore.score.classifier import DeployedClassifier
 from reviewscore.score.session import exact_int8_wanted
 from reviewscore.score.variant_timing import time_variants

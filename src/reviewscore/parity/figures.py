@@ -1,6 +1,6 @@
-"""The parity figures and verdict of one variant against a stored PyTorch reference, with
-onnxruntime only: the export's gate and `reviewscore verify` both call this module, so what
-CI checked and what a server re-checks cannot drift apart.
+"""The parity figures of one variant against a stored PyTorch reference, with onnxruntime
+only, judged by judge.py: the export's gate and `reviewscore verify` both call this module,
+so what CI checked and what a server re-checks cannot drift apart.
 
 Each variant is scored through the scorer's own classifier (its sorting and token-budget
 batching). fp32 must match PyTorch's logits; int8 and fp16 must agree on the label and keep
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reviewscore.cpu_features import measured_on
-from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
-from reviewscore.errors import ParityError
-from reviewscore.parity_reference import Reference
+from reviewscore.deploy_folder import ParityFigures, Thresholds
+from reviewscore.parity.judge import judge
+from reviewscore.parity.reference import Reference
 
 if TYPE_CHECKING:
     from reviewscore.score.classifier import DeployedClassifier
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 # scorer's largest batches, so rows meet different neighbours and padded widths.
 SMALL_BATCH_TOKENS = 64
 LARGE_BATCH_TOKENS = 16384
-__all__ = ["ParityError", "checked_variant", "failures_message", "summary", "variant_figures"]
 
 
 def variant_figures(
@@ -60,7 +59,7 @@ def variant_figures(
         failures=(),
         passed=True,
     )
-    failures = tuple(_failures(figures, classifier.variant, thresholds))
+    failures = tuple(judge(figures, classifier.variant, thresholds))
     return replace(
         figures,
         failures=failures,
@@ -91,34 +90,6 @@ def checked_variant(
         )
 
 
-def _failures(figures: ParityFigures, variant: Variant, limit: Thresholds) -> list[str]:
-    """The checks the figures of a measured variant fail (all figures but accuracy set)."""
-    failures = []
-    if variant.precision == "fp32":
-        if figures.max_abs_logit_diff > limit.max_abs_logit_diff:
-            failures.append(
-                f"max abs logit difference {figures.max_abs_logit_diff:.2e} > "
-                f"{limit.max_abs_logit_diff:.0e}"
-            )
-    else:
-        if figures.agreement < limit.min_agreement:
-            failures.append(
-                f"label agreement with PyTorch {figures.agreement:.2%} < {limit.min_agreement:.0%}"
-            )
-        drop = -(figures.accuracy_change or 0.0)
-        if drop > limit.max_accuracy_drop:
-            failures.append(
-                f"accuracy dropped {drop * 100:.2f} points > {limit.max_accuracy_drop * 100:g}"
-            )
-    moved = figures.labels_moved_between_batchings
-    if variant.batch_invariant and moved > limit.max_labels_moved:
-        failures.append(
-            f"labels moved between batchings {moved:.2%} > {limit.max_labels_moved:.2%} "
-            "for a variant marked batch-invariant"
-        )
-    return failures
-
-
 def summary(figures: ParityFigures) -> str:
     """One line per variant, for the export's progress output and `verify`."""
     if not figures.checked:
@@ -131,9 +102,3 @@ def summary(figures: ParityFigures) -> str:
     if figures.accuracy_change is not None:
         text += f", accuracy {figures.accuracy:.4f} ({figures.accuracy_change * 100:+.2f})"
     return text + ("" if figures.passed else "  FAILED: " + "; ".join(figures.failures))
-
-
-def failures_message(parity: dict[str, ParityFigures]) -> str | None:
-    """The ParityError message: each failed variant with each check and its figure."""
-    failed = [f"{name}: {'; '.join(p.failures)}" for name, p in parity.items() if not p.passed]
-    return "parity check failed for " + " | ".join(failed) if failed else None
