@@ -566,3 +566,13 @@ def test_the_serve_flags_fill_the_servers_options_with_their_defaults(tmp_path):
     given = options("--max-wait-ms", "20", "--no-batching", "--timeout-body", "7", "--port", "9")
     assert given.batch == BatchSettings(max_wait_s=0.02, batching=False)
     assert given.connections.body_timeout_s == 7 and given.port == 9
+
+
+def test_the_start_up_line_counts_threads_in_words():
+    """ "1 thread", "2 threads": and without --threads, the count the session really runs."""
+    from reviewscore.score.session import default_threads
+    from reviewscore.serve.server import _threads_text
+
+    assert _threads_text(1) == "1 thread"
+    assert _threads_text(2) == "2 threads"
+    assert _threads_text(None) == _threads_text(default_threads())

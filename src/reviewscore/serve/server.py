@@ -71,6 +71,15 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _threads_text(threads: int | None) -> str:
+    """The intra-op threads the session runs, as the start-up line says them: "1 thread",
+    "2 threads" (without --threads, the scorer's default: the physical cores)."""
+    from reviewscore.score.session import default_threads
+
+    count = threads or default_threads()
+    return f"{count} thread{'' if count == 1 else 's'}"
+
+
 def serve(deploy_dir: Path, options: ServeOptions) -> None:
     """Everything that can be refused (folder, variant, key file, limits) is refused before
     the port is bound, as one-line errors."""
@@ -128,11 +137,11 @@ def serve(deploy_dir: Path, options: ServeOptions) -> None:
         server_header=False,
     )
     log.info(
-        "serving %s (variant %s%s, %s threads) on http://%s:%d%s",
+        "serving %s (variant %s%s, %s) on http://%s:%d%s",
         deploy_dir,
         classifier.variant_name,
         f", {classifier.auto.summary()}" if classifier.auto else "",
-        options.threads or "default",
+        _threads_text(options.threads),
         options.host,
         port,
         ", API key required" if api_key else "",
