@@ -386,12 +386,25 @@ def test_a_tampered_folder_is_refused_with_the_scorers_error(tmp_path, deploy):
         ),
         (["--api-key-file", "{empty}"], "error: --api-key-file {empty}: the file is empty"),
         (["--variant", "int4"], "error: {deploy}: no variant 'int4'; this folder has: fp32"),
+        (["--variant", ""], "error: {deploy}: no variant ''; this folder has: fp32"),
+        (
+            ["--host", "256.1.1.1"],
+            "error: cannot listen on 256.1.1.1:0: '256.1.1.1' is neither an IP address nor a "
+            "host name this machine resolves; choose another --host",
+        ),
+        (
+            ["--api-key-file", "{two_lines}"],
+            "error: --api-key-file {two_lines}: the file has 2 lines; put the key alone on "
+            "one line",
+        ),
     ],
 )
 def test_startup_errors_are_one_line(tmp_path, deploy, options, error):
     empty = tmp_path / "empty-key"
     empty.write_text("\n")
-    names = {"empty": empty, "deploy": deploy}
+    two_lines = tmp_path / "two-line-key"
+    two_lines.write_text("k3y-one\nk3y-two\n")
+    names = {"empty": empty, "two_lines": two_lines, "deploy": deploy}
     options = [option.format(**names) for option in options]
     result = subprocess.run(
         [*CLI, "serve", str(deploy), "--port", "0", *options],
@@ -400,7 +413,8 @@ def test_startup_errors_are_one_line(tmp_path, deploy, options, error):
         timeout=60,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().startswith(error.format(**names))
+    assert result.stderr.startswith(error.format(**names)), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert len(result.stderr.strip().splitlines()) == 1
 
 

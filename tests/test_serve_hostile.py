@@ -378,7 +378,7 @@ def test_an_idle_keep_alive_connection_is_closed(impatient):
         assert sock.recv(1) == b""  # then closed once idle
 
 
-# --- start-up: one-line errors and warnings ---
+# --- start-up: warnings (its one-line errors are in test_serve.py's table) ---
 
 
 def test_the_run_overhead_line_counts_tokens_in_good_english():
@@ -387,38 +387,6 @@ def test_the_run_overhead_line_counts_tokens_in_good_english():
     assert describe_run_overhead(0.7) == "a session run costs as much as 1 token"
     assert describe_run_overhead(0.2) == "a session run costs as much as 0 tokens"
     assert describe_run_overhead(41.6) == "a session run costs as much as 42 tokens"
-
-
-@pytest.mark.parametrize(
-    ("options", "error"),
-    [
-        (["--variant", ""], "error: {deploy}: no variant ''; this folder has: fp32, "),
-        (
-            ["--host", "256.1.1.1"],
-            "error: cannot listen on 256.1.1.1:0: '256.1.1.1' is neither an IP address nor a "
-            "host name this machine resolves; choose another --host",
-        ),
-        (
-            ["--api-key-file", "{two_lines}"],
-            "error: --api-key-file {two_lines}: the file has 2 lines; put the key alone on "
-            "one line",
-        ),
-    ],
-)
-def test_startup_errors_are_one_line(tmp_path, deploy, options, error):
-    two_lines = tmp_path / "two-line-key"
-    two_lines.write_text("k3y-one\nk3y-two\n")
-    names = {"two_lines": two_lines, "deploy": deploy}
-    options = [option.format(**names) for option in options]
-    result = subprocess.run(
-        [*CLI, "serve", str(deploy), "--port", "0", *options],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert result.stderr.startswith(error.format(**names)), result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_key_file_others_can_read_is_warned_about(tmp_path, deploy):
