@@ -42,6 +42,14 @@ def test_run_json_round_trips_unchanged(run, tmp_path):
     assert copy.info_path.read_text() == text
 
 
+def test_a_str_path_opens_the_same_run_folder(run, monkeypatch):
+    monkeypatch.chdir(run.path.parent)
+    folder = RunFolder(run.path.name)
+    assert isinstance(folder.path, Path) and folder == RunFolder(Path(run.path.name))
+    assert folder.history_path == Path(run.path.name) / "history.json"
+    assert folder.read_info() == run.read_info()
+
+
 def test_keys_a_newer_train_wrote_are_kept(run, tmp_path):
     pruned = {"heads_kept": 8, "method": "magnitude"}
     copy = edited_copy(run, tmp_path, pruning=pruned)

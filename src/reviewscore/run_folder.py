@@ -90,9 +90,14 @@ def is_run_folder(path: Path) -> bool:
     return (Path(path) / RUN_INFO).is_file()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunFolder:
+    """The run folder at `path`, given as a Path or a str (`RunFolder("runs/minilm")`)."""
+
     path: Path
+
+    def __init__(self, path: str | Path) -> None:
+        object.__setattr__(self, "path", Path(path))
 
     @property
     def info_path(self) -> Path:

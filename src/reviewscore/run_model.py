@@ -27,7 +27,7 @@ def load_run_model(run_dir: str | Path) -> LoadedRun:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     transformers_bars_on_terminal_only()
-    run = RunFolder(Path(run_dir))
+    run = RunFolder(run_dir)
     info = run.read_info()
     model = AutoModelForSequenceClassification.from_pretrained(run.model_dir)
     model.eval()

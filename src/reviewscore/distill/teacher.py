@@ -34,7 +34,7 @@ class Teacher:
 
 def open_teacher(path: Path) -> Teacher:
     """Load a finished run; FolderError/ReviewscoreError naming what is wrong otherwise."""
-    run = RunFolder(Path(path))
+    run = RunFolder(path)
     if not run.info_path.is_file():
         raise FolderError(f"teacher {path} is not a run folder (no run.json); train one first")
     info = run.read_info()

@@ -26,7 +26,7 @@ def evaluate_file(
     """Metrics of the run's model on a labelled file (columns default to the run's own).
 
     The file is read before the model is loaded: a bad file fails in a second."""
-    info = RunFolder(Path(run_dir)).read_info()
+    info = RunFolder(run_dir).read_info()
     columns = columns or Columns(**info.columns)
     rows = read_reviews(path, columns, label_mode=LabelMode.REQUIRED)
     loaded = load_run_model(run_dir)
