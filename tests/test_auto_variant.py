@@ -433,6 +433,34 @@ def test_serve_model_endpoint_names_the_choice(exported_int8, cache):
     assert auto["measured_with"]["threads"] == 1 and auto["allow_batch_dependent"] is False
 
 
+def test_serve_rechecks_parity_only_where_auto_did_not_just_measure_it(
+    exported_int8, cache, monkeypatch
+):
+    """The measurement that picked the variant is the server's parity re-check (no second
+    run of the parity rows); a pick read from the cache is re-checked on the loaded session."""
+    from reviewscore.parity import recheck
+    from reviewscore.scorer import load
+    from reviewscore.serve.readiness import Readiness
+
+    rechecked: list[str] = []
+    real = recheck.verify_classifier
+
+    def verify_classifier(classifier):
+        rechecked.append(classifier.variant_name)
+        return real(classifier)
+
+    monkeypatch.setattr(recheck, "verify_classifier", verify_classifier)
+    for from_cache in (False, True):
+        with load(exported_int8.deploy, "auto", threads=1) as scorer:
+            assert scorer.classifier.auto.from_cache is from_cache
+            readiness = Readiness()
+            readiness.prepare(scorer.classifier)
+        assert readiness.ready and readiness.parity.status == "passed"
+        assert readiness.parity.detail.startswith(f"{scorer.variant}: ")
+        assert readiness.parity.detail.count(" [here: ") == 1  # the loaded variant's line
+        assert rechecked == ([scorer.variant] if from_cache else [])
+
+
 def test_serve_auto_logs_and_describes_its_choice(exported_int8, tmp_path):
     """`serve --variant auto --allow-batch-dependent`: the options reach the resolver."""
     httpx = pytest.importorskip("httpx")

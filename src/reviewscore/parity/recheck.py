@@ -25,13 +25,19 @@ class ParityCheck:
 
 def recheck_parity(classifier: DeployedClassifier) -> ParityCheck:
     """Re-check the loaded variant on this CPU against the deploy folder's reference outputs
-    (the export's parity rows and PyTorch's logits), with the export's thresholds."""
+    (the export's parity rows and PyTorch's logits), with the export's thresholds. When
+    `--variant auto` has just measured it (not read from its cache), that measurement is
+    this very check, made here with the same provider and threads: it is not run twice."""
     if classifier.manifest.parity_reference is None:
         return ParityCheck("no reference", "this deploy folder carries no reference outputs")
-    try:
-        verification = verify_classifier(classifier)
-    except ReviewscoreError as exc:  # a damaged reference: not verifiable, so not ready
-        return ParityCheck("failed", str(exc))
+    auto = classifier.auto
+    if auto is not None and auto.verification is not None:
+        verification = auto.verification.of(classifier.variant_name)
+    else:
+        try:
+            verification = verify_classifier(classifier)
+        except ReviewscoreError as exc:  # a damaged reference: not verifiable, so not ready
+            return ParityCheck("failed", str(exc))
     failures = verification.failures()
     if failures:
         return ParityCheck("failed", failures)

@@ -9,7 +9,7 @@ the figures against the manifest's thresholds with the export's own code. No tor
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,16 @@ class Verification:
             here = cpu + ", exact int8 mode" * exact
             lines.append(f"{name}: {summary(figures)} [here: {here}; at export: {there}]")
         return lines
+
+    def of(self, name: str) -> Verification:
+        """This report narrowed to one variant (the one a server loaded, say)."""
+        return replace(
+            self,
+            figures={name: self.figures[name]},
+            at_export={name: self.at_export[name]},
+            precisions={name: self.precisions[name]},
+            speeds={k: v for k, v in self.speeds.items() if k == name},
+        )
 
     def failures(self) -> str | None:
         message = failures_message(self.figures)
