@@ -67,8 +67,7 @@ def _score_locally(values: Mapping[str, Any], echo: Echo) -> None:
             # auto's measurement is the parity check (made now, not cached): its lines are
             # shown, and a variant auto did not pick may fail without failing the run.
             if auto and scorer.verification is not None:
-                for line in scorer.verification.lines():
-                    echo(f"verify {line}", err=True)
+                echo_lines(scorer.verification, echo, err=True)
             else:
                 report(scorer.verify(), echo, as_json=False, lines_to_stderr=True)
         summary = scorer.score_file(
@@ -176,8 +175,13 @@ def _verify_all(
 def report(checked: Verification, echo: Echo, *, as_json: bool, lines_to_stderr: bool) -> None:
     """Print a verification (one line per variant; JSON on stdout with `as_json`) and
     raise its ParityError (exit 3) on a failure."""
-    for line in checked.lines():
-        echo(f"verify {line}", err=lines_to_stderr)
+    echo_lines(checked, echo, err=lines_to_stderr)
     if as_json:
         echo(json.dumps(checked.to_json(), indent=1))
     checked.check()
+
+
+def echo_lines(checked: Verification, echo: Echo, *, err: bool) -> None:
+    """A verification's lines, one per variant, each led by 'verify ' (score --verify, verify)."""
+    for line in checked.lines():
+        echo(f"verify {line}", err=err)
