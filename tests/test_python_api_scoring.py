@@ -207,6 +207,26 @@ def test_verify_returns_the_report_of_the_cli(scorer, root, monkeypatch, capsys)
         reviewscore.verify(root / "deploy", ["fp32"], all_variants=True)
 
 
+def test_load_verify_checks_the_session_it_opened(root, monkeypatch):
+    """`load(..., verify=True)` checks the Scorer's own session: one model loaded, not two."""
+    from reviewscore.score import classifier as classifier_module
+
+    opened: list[object] = []
+    real_open = classifier_module.open_session
+
+    def open_session(*args, **kwargs):
+        opened.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(classifier_module, "open_session", open_session)
+    with reviewscore.load(root / "deploy", threads=1, verify=True) as scorer:
+        assert scorer.verification.passed and list(scorer.verification.figures) == ["fp32"]
+        assert scorer.verify().figures == scorer.verification.figures
+    assert len(opened) == 1
+    with pytest.raises(ValueError, match="closed"):
+        scorer.verify()
+
+
 def test_load_verify_raises_the_parity_error_with_its_figures(root, tmp_path):
     deploy = Path(shutil.copytree(root / "deploy", tmp_path / "deploy"))
     perturb_largest_weight(deploy / "model.onnx")

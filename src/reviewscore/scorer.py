@@ -21,7 +21,7 @@ from reviewscore.data import Columns
 from reviewscore.data.reader import DEFAULT_CHUNK_ROWS
 from reviewscore.deploy_folder import Manifest, load_manifest
 from reviewscore.errors import UsageError
-from reviewscore.parity.verify import Verification, verify_folder
+from reviewscore.parity.verify import Verification, verify_classifier, verify_folder
 from reviewscore.score.auto_variant import AUTO
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
 from reviewscore.score.classifier import DeployedClassifier, softmax, takes_text
@@ -88,19 +88,16 @@ class Scorer:
         self,
         classifier: DeployedClassifier,
         *,
-        provider: str = DEFAULT_PROVIDER,
-        threads: int | None = None,
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> None:
-        """Wrap an open classifier; `reviewscore.load` is the way to get one."""
-        check_settings(threads, batch_tokens, chunk_rows)
+        """Wrap an open classifier (its provider and threads are its session's);
+        `reviewscore.load` is the way to get one."""
+        check_settings(None, batch_tokens, chunk_rows)
         self._classifier: DeployedClassifier | None = classifier
         self._manifest = classifier.manifest
         self._variant = classifier.variant_name
         self._deploy_dir = Path(classifier.deploy_dir)
-        self._requested_provider = provider
-        self._threads = threads
         self._batch_tokens = batch_tokens
         self._chunk_rows = chunk_rows
         self.verification: Verification | None = None
@@ -216,18 +213,14 @@ class Scorer:
 
     def verify(self) -> Verification:
         """Re-run the export's parity check of this variant on this machine, as `reviewscore
-        verify --variant VARIANT` (same provider and threads); returns the report, whose
-        `passed` says the verdict (`check()` raises ParityError on a failure).
+        verify --variant VARIANT`, on this Scorer's own session (same provider and threads;
+        no second copy of the model is loaded); returns the report, whose `passed` says the
+        verdict (`check()` raises ParityError on a failure). ValueError once closed.
 
         >>> report = scorer.verify()
         >>> report.passed, report.lines()
         """
-        return verify_folder(
-            self._deploy_dir,
-            [self._variant],
-            provider=self._requested_provider,
-            threads=self._threads,
-        )
+        return verify_classifier(self.classifier)
 
     def close(self) -> None:
         """Release the onnxruntime session and tokenizer (calls already running finish)."""
@@ -318,8 +311,6 @@ def load(
     )
     scorer = Scorer(
         classifier,
-        provider=provider,
-        threads=threads,
         batch_tokens=batch_tokens,
         chunk_rows=chunk_rows,
     )
