@@ -149,7 +149,8 @@ def _verify_all(
     --json), the pick of `auto`; the measurement is cached for `--variant auto`."""
     from reviewscore.deploy_folder import load_manifest
     from reviewscore.parity.verify import verify_folder
-    from reviewscore.score.auto_variant import record_measurement, scorer_variants
+    from reviewscore.score.auto_variant import record_measurement
+    from reviewscore.score.classifier import scorer_variants
     from reviewscore.score.session import default_threads
     from reviewscore.score.verify_table import pick, table_json, table_lines
 

@@ -24,7 +24,7 @@ from reviewscore.errors import UsageError
 from reviewscore.parity.verify import Verification, verify_classifier, verify_folder
 from reviewscore.score.auto_variant import AUTO
 from reviewscore.score.batching import DEFAULT_BATCH_TOKENS
-from reviewscore.score.classifier import DeployedClassifier, softmax, takes_text
+from reviewscore.score.classifier import DeployedClassifier, scorer_variants, softmax
 from reviewscore.score.inputs import resolve_inputs
 from reviewscore.score.pipeline import ScoreOptions, score_files
 from reviewscore.score.session import DEFAULT_PROVIDER
@@ -349,6 +349,5 @@ def verify(
         raise UsageError("give --variant or --all, not both")
     chosen = list(variants) if variants else None
     if all_variants:
-        found = load_manifest(Path(deploy_dir), verify=False).variants
-        chosen = [name for name, entry in found.items() if not takes_text(entry)]
+        chosen = scorer_variants(load_manifest(Path(deploy_dir), verify=False))
     return verify_folder(Path(deploy_dir), chosen, provider=provider, threads=threads)

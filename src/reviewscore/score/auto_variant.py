@@ -150,13 +150,6 @@ def choose_variant(
     )
 
 
-def scorer_variants(manifest: Manifest) -> list[str]:
-    """The variants `auto` measures: every one the scorer can feed (not strings-in ones)."""
-    from reviewscore.score.classifier import takes_text
-
-    return [name for name, entry in manifest.variants.items() if not takes_text(entry)]
-
-
 def candidates_of(verification: Verification, manifest: Manifest) -> list[Candidate]:
     """The rule's view of a timed verification (`verify_folder(..., timed=True)`)."""
     out = []
@@ -224,6 +217,7 @@ def measure(
 ) -> Verification:
     """The parity check and timing of every variant the scorer runs, here."""
     from reviewscore.parity.verify import verify_folder
+    from reviewscore.score.classifier import scorer_variants
 
     if manifest.parity_reference is None:
         raise FolderError(

@@ -45,13 +45,19 @@ def takes_text(variant: Variant) -> bool:
     return variant.inputs == TEXT_INPUTS
 
 
+def scorer_variants(manifest: Manifest) -> list[str]:
+    """The variants the scorer can feed (token ids; not strings-in ones), in manifest order:
+    what `verify --all` checks and `--variant auto` measures."""
+    return [name for name, entry in manifest.variants.items() if not takes_text(entry)]
+
+
 def refuse_text_variant(manifest: Manifest, name: str | None) -> None:
     """The scorer's engines (local, Ray, serve) feed token ids: variant `name` (default: the
     folder's default) must be one the folder has (`Manifest.variant` refuses others) and
     not a strings-in one, which is refused with the variants they can run."""
     name = manifest.default_variant if name is None else name
     if takes_text(manifest.variant(name)):
-        usable = [v for v, entry in manifest.variants.items() if not takes_text(entry)]
+        usable = scorer_variants(manifest)
         raise FolderError(
             f"{manifest.folder}: variant {name!r} takes raw texts (the tokenizer is in its "
             "graph, for runtimes that register onnxruntime-extensions; see docs/edge.md); "
