@@ -4,9 +4,9 @@ re-checked on this CPU where the deploy folder carries a reference.
 The parity re-check is `reviewscore verify`'s, run on the loaded session (or, where
 `--variant auto` has just measured the variant, that measurement: parity/recheck.py): a
 folder exported before verify existed (or with --no-check) has no reference and is served
-with "no reference"; a failed re-check keeps /readyz at 503 (and says why in its body) and makes
-/v1/score refuse with 503, since its labels are not the ones the export checked, unless
-the server was started with --serve-unverified.
+with "no reference"; a failed re-check keeps /readyz at 503 (and says why in its body)
+and makes /v1/score refuse with 503, since its labels are not the ones the export
+checked, unless the server was started with --serve-unverified.
 """
 
 from __future__ import annotations
