@@ -159,6 +159,7 @@ def _verify_all(
     result = verify_folder(deploy_dir, names, provider=provider, threads=threads, timed=True)
     record_measurement(
         deploy_dir,
+        manifest,
         result,
         provider=provider,
         threads=threads,

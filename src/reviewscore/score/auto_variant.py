@@ -277,6 +277,7 @@ def resolve_auto_variant(
 
 def record_measurement(
     deploy_dir: str | Path,
+    manifest: Manifest,
     verification: Verification,
     *,
     provider: str,
@@ -284,12 +285,11 @@ def record_measurement(
     warn: Callable[[str], None] = _warn_on_stderr,
 ) -> None:
     """Cache a timed verification of every scorer variant (`verify --all`'s), so that a
-    later `--variant auto` with the same provider and threads needs no model run."""
+    later `--variant auto` with the same provider and threads needs no model run.
+    `manifest`: the folder's, as the caller read it (not read again here)."""
     from reviewscore.score.variant_cache import cache_file, measurement_key
 
-    deploy_dir = Path(deploy_dir)
-    manifest = load_manifest(deploy_dir, verify=False)
-    key = measurement_key(deploy_dir, provider=provider, threads=threads)
+    key = measurement_key(Path(deploy_dir), provider=provider, threads=threads)
     problems = _cache(cache_file(key), key, candidates_of(verification, manifest))
     if problems:
         warn(problems[0])
