@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +69,19 @@ class Server:
         return self.process.wait(timeout=60)
 
 
+def is_ready(readyz: httpx.Response) -> bool:
+    return readyz.status_code == 200
+
+
 @contextlib.contextmanager
-def serving(deploy: Path, tmp_path: Path, *options: str) -> Iterator[Server]:
-    """A server on a free loopback port, ready (/readyz 200); stopped with SIGTERM after."""
+def serving(
+    deploy: Path,
+    tmp_path: Path,
+    *options: str,
+    until: Callable[[httpx.Response], bool] = is_ready,
+) -> Iterator[Server]:
+    """A server on a free loopback port, once `until` holds for its /readyz answer (by
+    default: ready, 200); stopped with SIGTERM after."""
     log = tmp_path / f"serve-{time.monotonic_ns()}.log"
     with open(log, "w") as stderr:
         process = subprocess.Popen(
@@ -90,7 +100,7 @@ def serving(deploy: Path, tmp_path: Path, *options: str) -> Iterator[Server]:
                 raise AssertionError(f"the server did not start:\n{log.read_text()}")
             else:
                 time.sleep(0.05)
-        while httpx.get(f"{server.url}/readyz", timeout=5).status_code != 200:
+        while not until(httpx.get(f"{server.url}/readyz", timeout=5)):
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         yield server

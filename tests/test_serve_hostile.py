@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reviewscore.deploy_folder import load_manifest, write_manifest
-from test_serve import CLI, PORT_LINE, STARTUP_S, Server
+from test_serve import Server, serving
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -41,35 +40,14 @@ def deploy(exported_int8) -> Path:
     return exported_int8.deploy
 
 
-@contextlib.contextmanager
-def started(deploy: Path, tmp_path: Path, *options: str) -> Iterator[Server]:
+def started(
+    deploy: Path, tmp_path: Path, *options: str
+) -> contextlib.AbstractContextManager[Server]:
     """A server on a free loopback port whose start-up checks (warm-up, parity re-check)
     have finished, ready or not; stopped with SIGTERM after."""
-    log = tmp_path / f"serve-{time.monotonic_ns()}.log"
-    with open(log, "w") as stderr:
-        process = subprocess.Popen(
-            [*CLI, "serve", str(deploy), "--port", "0", *options],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while not (match := PORT_LINE.search(log.read_text())):
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        server = Server(process, f"http://127.0.0.1:{match[1]}", log)
-        while httpx.get(f"{server.url}/readyz", timeout=5).json()["parity_recheck"] is None:
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    return serving(
+        deploy, tmp_path, *options, until=lambda readyz: readyz.json()["parity_recheck"] is not None
+    )
 
 
 def nudge_classifier_bias(deploy: Path, out: Path, by: float = 0.001) -> Path:
