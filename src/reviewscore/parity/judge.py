@@ -29,13 +29,21 @@ def judge(figures: ParityFigures, variant: Variant, limit: Thresholds) -> list[s
             failures.append(
                 f"accuracy dropped {drop * 100:.2f} points > {limit.max_accuracy_drop * 100:g}"
             )
-    moved = figures.labels_moved_between_batchings
+    moved = moved_failure(figures.labels_moved_between_batchings, variant, limit)
+    if moved:
+        failures.append(moved)
+    return failures
+
+
+def moved_failure(moved: float, variant: Variant, limit: Thresholds) -> str | None:
+    """The batching check (the scorer's and the edge variants' alike): a variant marked
+    batch-invariant must not move more labels between two batchings than the threshold."""
     if variant.batch_invariant and moved > limit.max_labels_moved:
-        failures.append(
+        return (
             f"labels moved between batchings {moved:.2%} > {limit.max_labels_moved:.2%} "
             "for a variant marked batch-invariant"
         )
-    return failures
+    return None
 
 
 def failures_message(parity: dict[str, ParityFigures]) -> str | None:

@@ -21,6 +21,7 @@ from reviewscore.cpu_features import measured_on
 from reviewscore.deploy_folder import ParityFigures, Thresholds, Variant
 from reviewscore.errors import ReviewscoreError
 from reviewscore.export.edge.names import TEXT_INPUT
+from reviewscore.parity.judge import moved_failure
 from reviewscore.parity.reference import Reference
 from reviewscore.score.session import exact_int8_wanted, session_options
 
@@ -175,11 +176,9 @@ def _failures(
         failures.append(
             f"max abs logit difference from the scorer {diff:.2e} > {limit.max_abs_logit_diff:.0e}"
         )
-    if variant.batch_invariant and moved > limit.max_labels_moved:
-        failures.append(
-            f"labels moved between batchings {moved:.2%} > {limit.max_labels_moved:.2%} "
-            "for a variant marked batch-invariant"
-        )
+    moved_check = moved_failure(moved, variant, limit)
+    if moved_check:
+        failures.append(moved_check)
     return tuple(failures)
 
 
